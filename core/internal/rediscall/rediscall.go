@@ -1,0 +1,103 @@
+// Package rediscall runs request-path Redis calls under a short deadline.
+//
+// go-redis applies a context deadline to socket I/O only when the client was
+// built with ContextTimeoutEnabled; otherwise a hung server holds a call for
+// the client's ReadTimeout (seconds). A Caller therefore checks the client
+// once: when it honours contexts the call runs inline with a deadline, and
+// when it does not, the call runs in a goroutine that the caller abandons
+// the moment the deadline passes. Either way no request waits longer than
+// the deadline.
+package rediscall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultTimeout is the deadline of a request-path Redis call when the user
+// sets none: long enough for a loaded server on the same network, short
+// enough that a request never notices a dead one for long.
+const DefaultTimeout = 100 * time.Millisecond
+
+// ErrTimeout is returned (wrapped) when a call did not finish within its
+// deadline.
+var ErrTimeout = errors.New("redis call exceeded its deadline")
+
+// Caller runs Redis calls with a deadline.
+type Caller struct {
+	timeout time.Duration
+	inline  bool
+}
+
+// New returns a Caller for client. timeout 0 means DefaultTimeout; a
+// negative timeout disables the deadline (the client's own timeouts apply).
+func New(client redis.UniversalClient, timeout time.Duration) Caller {
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	return Caller{timeout: timeout, inline: HonoursContext(client)}
+}
+
+// Timeout returns the deadline of each call (negative: none).
+func (c Caller) Timeout() time.Duration { return c.timeout }
+
+// HonoursContext reports whether client applies context deadlines to its
+// socket reads and writes.
+func HonoursContext(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
+}
+
+// Do runs fn with a context that ends after the deadline. It returns fn's
+// error, or an error wrapping ErrTimeout and context.DeadlineExceeded if the
+// deadline passed first; a cancelled parent context returns its error.
+func (c Caller) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	if c.timeout < 0 {
+		return fn(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if c.inline {
+		err := fn(ctx)
+		if err != nil && ctx.Err() != nil {
+			return c.expired(ctx, err)
+		}
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("redis call panicked: %v", p)
+			}
+		}()
+		done <- fn(ctx)
+	}()
+	select {
+	case err := <-done:
+		if err != nil && ctx.Err() != nil {
+			return c.expired(ctx, err)
+		}
+		return err
+	case <-ctx.Done():
+		return c.expired(ctx, ctx.Err())
+	}
+}
+
+func (c Caller) expired(ctx context.Context, cause error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%v): %w", ErrTimeout, c.timeout, cause)
+	}
+	return cause
+}

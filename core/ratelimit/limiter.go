@@ -1,0 +1,376 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/internal/keys"
+	"github.com/redisware/redisware/core/internal/rediscall"
+)
+
+// DefaultDenyCacheSize is how many denied keys a Limiter remembers locally
+// when Options.DenyCacheSize is zero.
+const DefaultDenyCacheSize = 10000
+
+// RetryNever is the RetryAfter of a request whose cost is larger than a
+// limit's burst (GCRA) or rate (window algorithms): no amount of waiting
+// admits it.
+const RetryNever time.Duration = -1
+
+var (
+	// ErrInvalidCost is returned for a cost below 1.
+	ErrInvalidCost = errors.New("ratelimit: cost must be at least 1")
+	// ErrRedis wraps every failure to get an answer from Redis in time.
+	ErrRedis = errors.New("ratelimit: redis unavailable")
+)
+
+// Options configures a Limiter. Only Limits is required.
+type Options struct {
+	// Limits are the rules, all checked together in one atomic Redis
+	// call: a request passes only if every limit admits it, and a denied
+	// request consumes none of them. At least one is required.
+	Limits []Limit
+	// Algorithm is how the limits count. Zero is GCRA.
+	Algorithm Algorithm
+	// Name is the policy name. It is part of every key, so limiters with
+	// different names never share counts, and limiters with the same name,
+	// algorithm and limits do (on any number of servers). Zero means
+	// "default".
+	Name string
+	// Prefix starts every Redis key. Zero means "redisware:".
+	Prefix string
+	// Timeout bounds each Redis call. Zero means 100ms; negative means no
+	// deadline of our own (the client's timeouts apply). When it passes,
+	// the failure policy applies at once.
+	Timeout time.Duration
+	// FailClosed denies requests when Redis cannot answer in time. The
+	// default (false) fails open: requests pass, and the error is
+	// reported. Choose closed where an unlimited burst would hurt more than
+	// an outage, such as login attempts.
+	FailClosed bool
+	// OnError, when set, is called with every Redis failure (wrapping
+	// ErrRedis), after the failure policy has been decided.
+	OnError func(ctx context.Context, err error)
+	// Logger receives a warning for every Redis failure. Zero means
+	// slog.Default().
+	Logger *slog.Logger
+	// Clock, when set, supplies the current time, which is sent to Redis
+	// with each call. By default the scripts read the Redis server's
+	// clock, so application servers with skewed clocks agree; set Clock
+	// for Redis-compatible servers that refuse TIME in scripts, or for
+	// tests. All instances sharing a policy should then have synchronised
+	// clocks.
+	Clock func() time.Time
+	// DenyCacheSize bounds the local deny cache: once Redis denies a key
+	// for a duration d, this Limiter answers that key itself until d has
+	// passed, which keeps a flooding client from reaching Redis. The
+	// cache is exact: it never denies what Redis would admit. Zero means
+	// DefaultDenyCacheSize entries; negative disables it.
+	DenyCacheSize int
+}
+
+// Limiter checks requests against a set of limits kept in Redis. It is safe
+// for concurrent use; create one per policy and share it.
+type Limiter struct {
+	client     redis.UniversalClient
+	call       rediscall.Caller
+	script     *redis.Script
+	algorithm  Algorithm
+	name       string
+	limits     []Limit
+	space      keys.Space
+	suffixes   []string      // per key of a request, after the hash tag
+	limitArgs  []interface{} // rate, period in µs, burst for each limit
+	failClosed bool
+	onError    func(context.Context, error)
+	logger     *slog.Logger
+	clock      func() time.Time
+	deny       *denyCache
+}
+
+// New returns a Limiter on client, or an error wrapping ErrInvalidLimit
+// when the options cannot work.
+func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
+	if client == nil {
+		return nil, errors.New("ratelimit: nil Redis client")
+	}
+	if len(opts.Limits) == 0 {
+		return nil, fmt.Errorf("%w: no limits given", ErrInvalidLimit)
+	}
+	if opts.Algorithm < GCRA || opts.Algorithm > FixedWindow {
+		return nil, fmt.Errorf("ratelimit: unknown algorithm %d", opts.Algorithm)
+	}
+	l := &Limiter{
+		client:     client,
+		call:       rediscall.New(client, opts.Timeout),
+		script:     scripts[opts.Algorithm],
+		algorithm:  opts.Algorithm,
+		name:       opts.Name,
+		failClosed: opts.FailClosed,
+		onError:    opts.OnError,
+		logger:     opts.Logger,
+		clock:      opts.Clock,
+	}
+	if l.name == "" {
+		l.name = "default"
+	}
+	if l.logger == nil {
+		l.logger = slog.Default()
+	}
+	seen := map[string]bool{}
+	for i, lim := range opts.Limits {
+		if err := lim.Validate(); err != nil {
+			return nil, fmt.Errorf("limit %d (%v): %w", i, lim, err)
+		}
+		if opts.Algorithm != GCRA && lim.Burst != 0 && lim.Burst != lim.Rate {
+			return nil, fmt.Errorf("%w: limit %d (%v): burst applies to GCRA only; %v admits Rate per window", ErrInvalidLimit, i, lim, opts.Algorithm)
+		}
+		if lim.Name == "" {
+			if len(opts.Limits) == 1 {
+				lim.Name = "default"
+			} else {
+				lim.Name = strconv.Itoa(lim.Rate) + "-per-" + lim.Period.String()
+			}
+		}
+		if seen[lim.Name] {
+			return nil, fmt.Errorf("%w: two limits are named %q; give each a distinct Name", ErrInvalidLimit, lim.Name)
+		}
+		seen[lim.Name] = true
+		l.limits = append(l.limits, lim)
+		// The suffix names the rule itself, so changing a limit starts
+		// fresh state instead of misreading the old one.
+		l.suffixes = append(l.suffixes, ":"+opts.Algorithm.code()+":"+strconv.Itoa(lim.Rate)+":"+
+			strconv.FormatInt(lim.Period.Microseconds(), 10)+":"+strconv.Itoa(lim.burst()))
+		l.limitArgs = append(l.limitArgs, lim.Rate, lim.Period.Microseconds(), lim.burst())
+	}
+	if opts.Algorithm == SlidingWindowLog {
+		l.suffixes = append(l.suffixes, ":seq")
+	}
+	l.space = keys.NewSpace(opts.Prefix, "rl", l.name)
+	switch {
+	case opts.DenyCacheSize == 0:
+		l.deny = newDenyCache(DefaultDenyCacheSize)
+	case opts.DenyCacheSize > 0:
+		l.deny = newDenyCache(opts.DenyCacheSize)
+	}
+	return l, nil
+}
+
+// Name returns the policy name.
+func (l *Limiter) Name() string { return l.name }
+
+// Limits returns the limits, with their names filled in.
+func (l *Limiter) Limits() []Limit { return append([]Limit(nil), l.limits...) }
+
+// FailClosed reports whether the limiter denies requests when Redis fails.
+func (l *Limiter) FailClosed() bool { return l.failClosed }
+
+// Result is the answer for one request.
+type Result struct {
+	// Allowed reports whether the request may proceed. When Redis failed,
+	// it follows the failure policy (true when failing open).
+	Allowed bool
+	// Limit is the limit the other fields describe: when denied, the one
+	// that denies for longest; when allowed, the one with the fewest
+	// units remaining.
+	Limit Limit
+	// Remaining is how many units Limit still admits right now, after this
+	// request if it was allowed. Zero means none: the next request waits.
+	Remaining int
+	// RetryAfter is how long to wait before a request of the same cost can
+	// be admitted. Zero when Allowed; RetryNever (negative) when the cost
+	// exceeds a limit's burst and waiting can never help.
+	RetryAfter time.Duration
+	// ResetAfter is how long until Limit is fully replenished (GCRA: the
+	// bucket is full; windows: the window holding the last use has passed).
+	// Zero means it is full now.
+	ResetAfter time.Duration
+	// States holds the same numbers for every limit, in the order of
+	// Options.Limits. Nil when Redis failed.
+	States []State
+	// Local reports that the deny cache answered, without a Redis call.
+	Local bool
+}
+
+// Never reports whether the request can never be admitted at its cost.
+func (r Result) Never() bool { return r.RetryAfter < 0 }
+
+// State is one limit's part of a Result.
+type State struct {
+	// Limit is the rule, with its name.
+	Limit Limit
+	// Allowed reports whether this limit alone admits the request.
+	Allowed bool
+	// Remaining is how many units this limit admits right now (after
+	// this request if the request was allowed). Zero means none.
+	Remaining int
+	// RetryAfter is zero when this limit admits the request, how long
+	// until it would otherwise, or RetryNever.
+	RetryAfter time.Duration
+	// ResetAfter is how long until this limit is fully replenished; zero
+	// means now.
+	ResetAfter time.Duration
+}
+
+// Allow checks and, if every limit admits it, consumes one unit for key.
+func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
+	return l.AllowN(ctx, key, 1)
+}
+
+// AllowN checks and, if every limit admits it, consumes cost units for key,
+// in one atomic Redis call. key may be any string (a client address, a user
+// ID); it is escaped before it becomes part of a Redis key.
+//
+// If Redis does not answer within the deadline, AllowN returns an error
+// wrapping ErrRedis together with a Result whose Allowed follows the
+// failure policy; the error has already gone to OnError and the Logger.
+func (l *Limiter) AllowN(ctx context.Context, key string, cost int) (Result, error) {
+	return l.run(ctx, key, cost, true)
+}
+
+// Peek reports what Allow would answer for key, without consuming anything.
+func (l *Limiter) Peek(ctx context.Context, key string) (Result, error) {
+	return l.PeekN(ctx, key, 1)
+}
+
+// PeekN reports what AllowN would answer for key and cost, without
+// consuming anything; Remaining and ResetAfter describe the state as it is.
+func (l *Limiter) PeekN(ctx context.Context, key string, cost int) (Result, error) {
+	return l.run(ctx, key, cost, false)
+}
+
+// Reset forgets every count of key, in one Redis call. It clears this
+// Limiter's deny cache for key; other instances may still deny key from
+// their own cache until the denial they saw would have ended.
+func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if l.deny != nil {
+		l.deny.remove(key)
+	}
+	ks := l.space.TaggedSet(key, l.suffixes)
+	err := l.call.Do(ctx, func(ctx context.Context) error {
+		return l.client.Del(ctx, ks...).Err()
+	})
+	if err != nil {
+		return l.fail(ctx, err)
+	}
+	return nil
+}
+
+func (l *Limiter) now() time.Time {
+	if l.clock != nil {
+		return l.clock()
+	}
+	return time.Now()
+}
+
+func (l *Limiter) run(ctx context.Context, key string, cost int, consume bool) (Result, error) {
+	if cost < 1 {
+		return Result{Limit: l.limits[0]}, ErrInvalidCost
+	}
+	sent := l.now()
+	if consume && l.deny != nil {
+		if res, ok := l.deny.get(key, cost, sent); ok {
+			return res, nil
+		}
+	}
+	args := make([]interface{}, 3, 3+len(l.limitArgs))
+	if l.clock != nil {
+		args[0] = sent.UnixMicro()
+	} else {
+		args[0] = ""
+	}
+	args[1] = cost
+	if consume {
+		args[2] = "1"
+	} else {
+		args[2] = "0"
+	}
+	args = append(args, l.limitArgs...)
+	ks := l.space.TaggedSet(key, l.suffixes)
+
+	var raw []interface{}
+	err := l.call.Do(ctx, func(ctx context.Context) error {
+		v, err := l.script.Run(ctx, l.client, ks, args...).Slice()
+		raw = v
+		return err
+	})
+	if err != nil {
+		return Result{Allowed: !l.failClosed, Limit: l.limits[0]}, l.fail(ctx, err)
+	}
+	res, err := l.decode(raw)
+	if err != nil {
+		return Result{Allowed: !l.failClosed, Limit: l.limits[0]}, l.fail(ctx, err)
+	}
+	if consume && l.deny != nil {
+		if res.Allowed {
+			l.deny.forget(key)
+		} else if res.RetryAfter > 0 {
+			l.deny.put(key, cost, sent, sent.Add(res.RetryAfter), res)
+		}
+	}
+	return res, nil
+}
+
+func (l *Limiter) decode(raw []interface{}) (Result, error) {
+	if len(raw) != 4*len(l.limits) {
+		return Result{}, fmt.Errorf("unexpected script reply of %d values", len(raw))
+	}
+	res := Result{Allowed: true, States: make([]State, len(l.limits))}
+	pick := -1
+	for i := range l.limits {
+		var v [4]int64
+		for j := range v {
+			n, ok := raw[4*i+j].(int64)
+			if !ok {
+				return Result{}, fmt.Errorf("unexpected script reply %T", raw[4*i+j])
+			}
+			v[j] = n
+		}
+		st := State{Limit: l.limits[i], Allowed: v[0] == 1, Remaining: int(max(v[1], 0)), ResetAfter: time.Duration(max(v[3], 0)) * time.Microsecond}
+		if v[2] < 0 {
+			st.RetryAfter = RetryNever
+		} else {
+			st.RetryAfter = time.Duration(v[2]) * time.Microsecond
+		}
+		res.States[i] = st
+		if !st.Allowed {
+			res.Allowed = false
+		}
+	}
+	for i, st := range res.States {
+		switch {
+		case pick < 0:
+			pick = i
+		case !res.Allowed:
+			// the longest denial decides; never outranks everything
+			cur := res.States[pick]
+			if !st.Allowed && (cur.Allowed || st.RetryAfter < 0 || (cur.RetryAfter >= 0 && st.RetryAfter > cur.RetryAfter)) {
+				pick = i
+			}
+		case st.Remaining < res.States[pick].Remaining:
+			pick = i
+		}
+	}
+	p := res.States[pick]
+	res.Limit, res.Remaining, res.RetryAfter, res.ResetAfter = p.Limit, p.Remaining, p.RetryAfter, p.ResetAfter
+	if res.Allowed {
+		res.RetryAfter = 0
+	}
+	return res, nil
+}
+
+func (l *Limiter) fail(ctx context.Context, err error) error {
+	err = fmt.Errorf("%w: policy %q: %w", ErrRedis, l.name, err)
+	l.logger.LogAttrs(ctx, slog.LevelWarn, "ratelimit: redis call failed",
+		slog.String("policy", l.name), slog.Bool("fail_closed", l.failClosed), slog.Any("error", err))
+	if l.onError != nil {
+		l.onError(ctx, err)
+	}
+	return err
+}
