@@ -25,7 +25,7 @@ for i = 1, n do
   if t < now then t = now end
   tat[i] = t
   new_tat[i] = t + interval * cost
-  avail[i] = math.floor((now - (t - tolerance)) / interval + 1e-6)
+  avail[i] = math.floor((now - (t - tolerance) + 0.5) / interval)
   local allow_at = new_tat[i] - tolerance
   if cost > burst then
     ok[i], retry[i] = false, -1

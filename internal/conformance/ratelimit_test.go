@@ -1,0 +1,210 @@
+package conformance_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redisware/redisware/core/ratelimit"
+	"github.com/redisware/redisware/core/redistest"
+	"github.com/redisware/redisware/internal/conformance"
+)
+
+// rlCase is one scenario: a middleware and the requests it must answer.
+type rlCase struct {
+	name   string
+	limits []ratelimit.Limit
+	lopts  ratelimit.Options
+	mopts  ratelimit.MiddlewareOptions
+	hung   bool // Redis never answers
+	paths  []string
+	steps  []rlStep
+}
+
+type rlStep struct {
+	path    string
+	remote  string            // RemoteAddr; default 192.0.2.1:1234
+	header  map[string]string // request headers
+	status  int
+	ran     bool              // whether the handler must have run
+	headers map[string]string // response headers that must match exactly ("" = absent)
+	problem string            // when set, the body must be problem+json with this detail
+}
+
+func TestRateLimitConformance(t *testing.T) {
+	t.Parallel()
+	trusted, err := ratelimit.KeyByIP(ratelimit.ClientIPOptions{TrustedProxies: []string{"10.0.0.0/8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []rlCase{
+		{name: "allow then deny", limits: []ratelimit.Limit{ratelimit.PerMinute(2)}, steps: []rlStep{
+			{status: 200, ran: true, headers: map[string]string{"RateLimit-Policy": `"default";q=2;w=60`, "RateLimit": `"default";r=1;t=30`, "Retry-After": ""}},
+			{status: 200, ran: true, headers: map[string]string{"RateLimit": `"default";r=0;t=60`}},
+			{status: 429, headers: map[string]string{"RateLimit-Policy": `"default";q=2;w=60`, "RateLimit": `"default";r=0;t=60`, "Retry-After": "30", "X-RateLimit-Limit": ""},
+				problem: `Rate limit "default" of 2 per 1m0s exceeded; retry in 30 s.`},
+		}},
+		{name: "several limits", limits: []ratelimit.Limit{ratelimit.PerSecond(1).WithName("second"), ratelimit.PerHour(100).WithName("hour")}, steps: []rlStep{
+			{status: 200, ran: true, headers: map[string]string{"RateLimit-Policy": `"second";q=1;w=1, "hour";q=100;w=3600`, "RateLimit": `"second";r=0;t=1, "hour";r=99;t=36`}},
+			{status: 429, headers: map[string]string{"RateLimit": `"second";r=0;t=1, "hour";r=99;t=36`, "Retry-After": "1"}},
+		}},
+		{name: "legacy headers", limits: []ratelimit.Limit{ratelimit.PerMinute(3)}, mopts: ratelimit.MiddlewareOptions{LegacyHeaders: true}, steps: []rlStep{
+			{status: 200, ran: true, headers: map[string]string{"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "20"}},
+		}},
+		{name: "shadow never denies", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, mopts: ratelimit.MiddlewareOptions{Shadow: true}, steps: []rlStep{
+			{status: 200, ran: true, headers: map[string]string{"RateLimit": `"default";r=0;t=60`}},
+			{status: 200, ran: true, headers: map[string]string{"RateLimit": `"default";r=0;t=60`, "Retry-After": ""}},
+		}},
+		{name: "skip", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, mopts: ratelimit.MiddlewareOptions{Skip: func(r *http.Request) bool { return r.Header.Get("X-Internal") == "1" }}, steps: []rlStep{
+			{status: 200, ran: true},
+			{status: 200, ran: true, header: map[string]string{"X-Internal": "1"}, headers: map[string]string{"RateLimit": "", "RateLimit-Policy": ""}},
+			{status: 429},
+		}},
+		{name: "key from a header", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, mopts: ratelimit.MiddlewareOptions{Key: ratelimit.KeyByHeader("X-API-Key")}, steps: []rlStep{
+			{status: 400, problem: "request has no rate-limit key: no X-Api-Key header"},
+			{status: 200, ran: true, header: map[string]string{"X-API-Key": "alpha"}},
+			{status: 429, header: map[string]string{"X-API-Key": "alpha"}},
+			{status: 200, ran: true, header: map[string]string{"X-API-Key": "beta"}},
+		}},
+		{name: "client address", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, steps: []rlStep{
+			{status: 200, ran: true, remote: "[2001:db8:1:2::10]:999"},
+			{status: 429, remote: "[2001:db8:1:2::99]:999"}, // the same /64
+			{status: 200, ran: true, remote: "[2001:db8:1:3::10]:999"},
+			{status: 200, ran: true, remote: "198.51.100.1:1"},
+			{status: 429, remote: "198.51.100.1:2", header: map[string]string{"X-Forwarded-For": "203.0.113.5", "X-Real-IP": "203.0.113.6"}},
+		}},
+		{name: "trusted proxies", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, mopts: ratelimit.MiddlewareOptions{Key: trusted}, steps: []rlStep{
+			{status: 200, ran: true, remote: "10.0.0.1:1", header: map[string]string{"X-Forwarded-For": "203.0.113.5, 10.1.1.1"}},
+			{status: 429, remote: "10.0.0.2:1", header: map[string]string{"X-Forwarded-For": "198.51.100.7, 203.0.113.5"}},
+			{status: 200, ran: true, remote: "10.0.0.2:1", header: map[string]string{"X-Forwarded-For": "203.0.113.5, 198.51.100.7"}},
+			{status: 200, ran: true, remote: "10.0.0.3:1"},
+		}},
+		{name: "per route", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, mopts: ratelimit.MiddlewareOptions{PerRoute: true}, paths: []string{"/a", "/b"}, steps: []rlStep{
+			{path: "/a", status: 200, ran: true},
+			{path: "/a", status: 429},
+			{path: "/b", status: 200, ran: true},
+		}},
+		{name: "cost", limits: []ratelimit.Limit{ratelimit.PerMinute(10)}, mopts: ratelimit.MiddlewareOptions{Cost: func(r *http.Request) int {
+			n, _ := strconv.Atoi(r.Header.Get("X-Cost"))
+			return n
+		}}, steps: []rlStep{
+			{status: 200, ran: true, header: map[string]string{"X-Cost": "6"}, headers: map[string]string{"RateLimit": `"default";r=4;t=36`}},
+			{status: 429, header: map[string]string{"X-Cost": "5"}, headers: map[string]string{"Retry-After": "6"}},
+			{status: 429, header: map[string]string{"X-Cost": "11"}, headers: map[string]string{"Retry-After": ""},
+				problem: `Rate limit "default" of 10 per 1m0s exceeded; this request's cost exceeds the limit and can never be admitted.`},
+			{status: 500, header: map[string]string{"X-Cost": "0"}, problem: "The rate limiter failed."},
+		}},
+		{name: "custom rejection", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, mopts: ratelimit.MiddlewareOptions{OnDenied: func(w http.ResponseWriter, r *http.Request, res ratelimit.Result) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte("slow down"))
+		}}, steps: []rlStep{
+			{status: 200, ran: true},
+			{status: 429, headers: map[string]string{"Content-Type": "text/plain", "Retry-After": "60"}},
+		}},
+		{name: "redis hung, fail open", hung: true, limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, steps: []rlStep{
+			{status: 200, ran: true, headers: map[string]string{"RateLimit": "", "RateLimit-Policy": ""}},
+		}},
+		{name: "redis hung, fail closed", hung: true, limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, lopts: ratelimit.Options{FailClosed: true}, steps: []rlStep{
+			{status: 503, problem: "The rate limiter is unavailable; try again shortly."},
+		}},
+	}
+	for _, a := range conformance.Adapters() {
+		for _, c := range cases {
+			t.Run(a.Name+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				runRateLimitCase(t, a, c)
+			})
+		}
+	}
+}
+
+func runRateLimitCase(t *testing.T, a conformance.Adapter, c rlCase) {
+	clk := time.Unix(1_800_000_000, 0)
+	opts := c.lopts
+	opts.Limits = c.limits
+	opts.Clock = func() time.Time { return clk }
+	opts.Timeout = 2 * time.Second
+	if c.hung {
+		opts.Timeout = 30 * time.Millisecond
+	}
+	var l *ratelimit.Limiter
+	var err error
+	if c.hung {
+		l, err = ratelimit.New(redistest.Hung(t), opts)
+	} else {
+		srv := redistest.New(t)
+		opts.Prefix = srv.Prefix
+		l, err = ratelimit.New(srv.Client(), opts)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ratelimit.NewMiddleware(l, c.mopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran atomic.Int64
+	paths := c.paths
+	if len(paths) == 0 {
+		paths = []string{"/r"}
+	}
+	h := a.RateLimit(m, func(w http.ResponseWriter, r *http.Request) {
+		ran.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}, paths...)
+	for i, s := range c.steps {
+		path := s.path
+		if path == "" {
+			path = paths[0]
+		}
+		req := httptest.NewRequest(http.MethodGet, path, nil).WithContext(context.Background())
+		req.RemoteAddr = "192.0.2.1:1234"
+		if s.remote != "" {
+			req.RemoteAddr = s.remote
+		}
+		for k, v := range s.header {
+			req.Header.Set(k, v)
+		}
+		before := ran.Load()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != s.status {
+			t.Fatalf("step %d: status %d, want %d; body %s", i, rec.Code, s.status, rec.Body)
+		}
+		if got := ran.Load() - before; got != map[bool]int64{false: 0, true: 1}[s.ran] {
+			t.Fatalf("step %d: handler ran %d times, want ran=%v", i, got, s.ran)
+		}
+		for k, want := range s.headers {
+			if got := rec.Header().Get(k); got != want {
+				t.Fatalf("step %d: header %s = %q, want %q", i, k, got, want)
+			}
+		}
+		if s.problem != "" {
+			if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+				t.Fatalf("step %d: Content-Type %q", i, ct)
+			}
+			var p map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatalf("step %d: body %q: %v", i, rec.Body, err)
+			}
+			if p["type"] != "about:blank" || p["title"] != http.StatusText(s.status) || p["status"] != float64(s.status) || p["detail"] != s.problem {
+				t.Fatalf("step %d: problem %v", i, p)
+			}
+		}
+		if s.status == 429 && c.mopts.OnDenied == nil && s.problem == "" {
+			if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+				t.Fatalf("step %d: 429 Content-Type %q", i, ct)
+			}
+		}
+		if s.status == 429 && c.mopts.OnDenied != nil && rec.Body.String() != "slow down" {
+			t.Fatalf("step %d: custom body %q", i, rec.Body)
+		}
+	}
+}
