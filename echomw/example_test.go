@@ -1,0 +1,44 @@
+package echomw_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/ratelimit"
+	"github.com/redisware/redisware/echomw"
+)
+
+func ExampleRateLimit() {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		panic(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+
+	limiter, err := ratelimit.New(rdb, ratelimit.Options{Name: "hello", Limits: []ratelimit.Limit{ratelimit.PerMinute(1)}})
+	if err != nil {
+		panic(err)
+	}
+	mw, err := ratelimit.NewMiddleware(limiter, ratelimit.MiddlewareOptions{})
+	if err != nil {
+		panic(err)
+	}
+	e := echo.New()
+	e.GET("/hello", func(c echo.Context) error { return c.String(http.StatusOK, "hello") }, echomw.RateLimit(mw))
+
+	for i := 0; i < 2; i++ {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/hello", nil))
+		fmt.Println(w.Code, w.Header().Get("Content-Type"))
+	}
+	// Output:
+	// 200 text/plain; charset=UTF-8
+	// 429 application/problem+json
+}
