@@ -40,6 +40,6 @@ func ExampleRateLimit() {
 		fmt.Println(w.Code, w.Header().Get("RateLimit-Policy"))
 	}
 	// Output:
-	// 200 "default";q=1;w=60
-	// 429 "default";q=1;w=60
+	// 200 "hello";q=1;w=60
+	// 429 "hello";q=1;w=60
 }

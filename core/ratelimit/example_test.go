@@ -75,6 +75,6 @@ func ExampleNewMiddleware() {
 	fmt.Println(first.Code, first.Header().Get("RateLimit"))
 	fmt.Println(second.Code, second.Header().Get("Content-Type"), second.Header().Get("Retry-After"))
 	// Output:
-	// 200 "default";r=0;t=60
+	// 200 "search";r=0;t=60
 	// 429 application/problem+json 60
 }

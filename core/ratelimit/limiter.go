@@ -133,7 +133,7 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 		}
 		if lim.Name == "" {
 			if len(opts.Limits) == 1 {
-				lim.Name = "default"
+				lim.Name = l.name
 			} else {
 				lim.Name = strconv.Itoa(lim.Rate) + "-per-" + lim.Period.String()
 			}

@@ -283,4 +283,8 @@ func TestLimitNames(t *testing.T) {
 	if one.Limits()[0].Name != "default" {
 		t.Fatalf("single limit named %q", one.Limits()[0].Name)
 	}
+	named := newLimiter(t, srv, nil, ratelimit.Options{Name: "login", Limits: []ratelimit.Limit{ratelimit.PerSecond(10)}})
+	if named.Limits()[0].Name != "login" {
+		t.Fatalf("single limit of policy login named %q", named.Limits()[0].Name)
+	}
 }

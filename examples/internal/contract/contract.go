@@ -1,0 +1,138 @@
+// Package contract is the black-box test that every build of the reference
+// app (examples/nethttp, examples/gin, examples/echo) must pass, so the
+// three cannot drift apart. Each example's main_test.go is one line:
+//
+//	func TestContract(t *testing.T) { contract.Run(t, newHandler) }
+//
+// Run talks to the app over real TCP only: it knows the routes and their
+// behaviour, never the framework. A capability that adds routes adds a file
+// here with its checks, and one line to Run.
+package contract
+
+import (
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/redistest"
+)
+
+// requestTimeout bounds each request the contract makes.
+const requestTimeout = 10 * time.Second
+
+// NewHandler builds an app's routes on client, with prefix starting every
+// Redis key. Each example's newHandler has this type.
+type NewHandler func(client redis.UniversalClient, prefix string) (http.Handler, error)
+
+// Run checks, as subtests of t, that the handler newHandler builds serves
+// every route of the reference app as specified. It builds the handler on a
+// Redis from redistest.New (a miniredis, or the real Redis or Cluster named
+// by REDISWARE_REDIS_ADDR or REDISWARE_CLUSTER_ADDRS), with the test's own
+// key prefix, and serves it with httptest.NewServer.
+func Run(t *testing.T, newHandler NewHandler) {
+	t.Helper()
+	srv := redistest.New(t)
+	h, err := newHandler(srv.Client(), srv.Prefix)
+	if err != nil {
+		t.Fatalf("newHandler: %v", err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	c := &client{base: ts.URL, http: ts.Client()}
+	c.http.Timeout = requestTimeout
+	t.Logf("redis topology %s, key prefix %s", srv.Topology, srv.Prefix)
+
+	t.Run("healthz", func(t *testing.T) { testHealthz(t, c) })
+	t.Run("unknown route", func(t *testing.T) { testUnknownRoute(t, c) })
+	t.Run("limited", func(t *testing.T) { testLimited(t, c) })
+}
+
+func testHealthz(t *testing.T, c *client) {
+	resp := c.get(t, "/healthz", nil)
+	resp.wantJSON(t, http.StatusOK, `{"status":"ok"}`)
+	for _, h := range []string{"RateLimit", "RateLimit-Policy"} {
+		if v := resp.Header.Get(h); v != "" {
+			t.Errorf("GET /healthz has %s: %q; want none, it is not rate limited", h, v)
+		}
+	}
+}
+
+func testUnknownRoute(t *testing.T, c *client) {
+	resp := c.get(t, "/no-such-route", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /no-such-route: status %d, want 404", resp.StatusCode)
+	}
+}
+
+// client sends requests to the app under test.
+type client struct {
+	base string
+	http *http.Client
+}
+
+// response is a received response with its whole body.
+type response struct {
+	*http.Response
+	req  string // "GET /path", for messages
+	Body []byte
+}
+
+// get sends GET path with the given headers and reads the whole response;
+// a transport error fails t at once.
+func (c *client) get(t *testing.T, path string, header http.Header) *response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, c.base+path, nil)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading the body: %v", path, err)
+	}
+	return &response{Response: resp, req: "GET " + path, Body: body}
+}
+
+// mediaType returns the media type of the Content-Type header, without
+// parameters, or the whole header when it does not parse.
+func (r *response) mediaType() string {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return ct
+	}
+	return mt
+}
+
+// wantJSON checks that r has status, Content-Type application/json (a
+// charset parameter is allowed, as Gin sends one) and exactly body, up to a
+// trailing newline (encoding/json's Encoder ends its output with one).
+func (r *response) wantJSON(t *testing.T, status int, body string) {
+	t.Helper()
+	if r.StatusCode != status {
+		t.Errorf("%s: status %d, want %d (body %q)", r.req, r.StatusCode, status, r.Body)
+	}
+	if mt := r.mediaType(); mt != "application/json" {
+		t.Errorf("%s: Content-Type %q, want application/json", r.req, r.Header.Get("Content-Type"))
+	}
+	if got := strings.TrimSuffix(string(r.Body), "\n"); got != body {
+		t.Errorf("%s: body %q, want %q", r.req, got, body)
+	}
+	if !json.Valid(r.Body) {
+		t.Errorf("%s: body %q is not JSON", r.req, r.Body)
+	}
+}
