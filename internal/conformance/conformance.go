@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/labstack/echo/v4"
 
+	"github.com/redisware/redisware/core/idempotency"
 	"github.com/redisware/redisware/core/ratelimit"
 	"github.com/redisware/redisware/echomw"
 	"github.com/redisware/redisware/ginmw"
@@ -16,38 +17,82 @@ import (
 )
 
 // Adapter mounts a plain handler behind a core's middleware in one
-// framework, at the given paths (static paths, registered for GET).
+// framework.
 type Adapter struct {
 	// Name is the framework's name.
 	Name string
-	// RateLimit serves h at each path behind m.
+	// RateLimit serves h for GET at each (static) path behind m.
 	RateLimit func(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler
+	// Idempotency serves h for GET, POST and PATCH at path behind g.
+	Idempotency func(g *idempotency.Guard, h http.HandlerFunc, path string) http.Handler
 }
+
+var methods = []string{http.MethodGet, http.MethodPost, http.MethodPatch}
 
 // Adapters returns the adapter of every supported framework.
 func Adapters() []Adapter {
 	return []Adapter{
-		{Name: "nethttp", RateLimit: func(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
-			mux := http.NewServeMux()
-			for _, p := range paths {
-				mux.Handle("GET "+p, nethttp.RateLimit(m)(h))
-			}
-			return mux
-		}},
-		{Name: "gin", RateLimit: func(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
-			gin.SetMode(gin.ReleaseMode)
-			e := gin.New()
-			for _, p := range paths {
-				e.GET(p, ginmw.RateLimit(m), func(c *gin.Context) { h(c.Writer, c.Request) })
-			}
-			return e
-		}},
-		{Name: "echo", RateLimit: func(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
-			e := echo.New()
-			for _, p := range paths {
-				e.GET(p, func(c echo.Context) error { h(c.Response(), c.Request()); return nil }, echomw.RateLimit(m))
-			}
-			return e
-		}},
+		{Name: "nethttp", RateLimit: stdRateLimit, Idempotency: stdIdempotency},
+		{Name: "gin", RateLimit: ginRateLimit, Idempotency: ginIdempotency},
+		{Name: "echo", RateLimit: echoRateLimit, Idempotency: echoIdempotency},
 	}
+}
+
+func stdRateLimit(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range paths {
+		mux.Handle("GET "+p, nethttp.RateLimit(m)(h))
+	}
+	return mux
+}
+
+func stdIdempotency(g *idempotency.Guard, h http.HandlerFunc, path string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(path, nethttp.Idempotency(g)(h))
+	return mux
+}
+
+func newGin() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	return gin.New()
+}
+
+func ginHandler(h http.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) { h(c.Writer, c.Request) }
+}
+
+func ginRateLimit(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
+	e := newGin()
+	for _, p := range paths {
+		e.GET(p, ginmw.RateLimit(m), ginHandler(h))
+	}
+	return e
+}
+
+func ginIdempotency(g *idempotency.Guard, h http.HandlerFunc, path string) http.Handler {
+	e := newGin()
+	for _, m := range methods {
+		e.Handle(m, path, ginmw.Idempotency(g), ginHandler(h))
+	}
+	return e
+}
+
+func echoHandler(h http.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { h(c.Response(), c.Request()); return nil }
+}
+
+func echoRateLimit(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
+	e := echo.New()
+	for _, p := range paths {
+		e.GET(p, echoHandler(h), echomw.RateLimit(m))
+	}
+	return e
+}
+
+func echoIdempotency(g *idempotency.Guard, h http.HandlerFunc, path string) http.Handler {
+	e := echo.New()
+	for _, m := range methods {
+		e.Add(m, path, echoHandler(h), echomw.Idempotency(g))
+	}
+	return e
 }

@@ -3,6 +3,8 @@ package conformance_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -14,6 +16,9 @@ import (
 	"github.com/redisware/redisware/core/redistest"
 	"github.com/redisware/redisware/internal/conformance"
 )
+
+// quiet discards the warnings that tests of Redis failures provoke.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // rlCase is one scenario: a middleware and the requests it must answer.
 type rlCase struct {
@@ -130,6 +135,7 @@ func runRateLimitCase(t *testing.T, a conformance.Adapter, c rlCase) {
 	opts.Limits = c.limits
 	opts.Clock = func() time.Time { return clk }
 	opts.Timeout = 2 * time.Second
+	opts.Logger = quiet
 	if c.hung {
 		opts.Timeout = 30 * time.Millisecond
 	}

@@ -1,0 +1,598 @@
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/internal/capture"
+	"github.com/redisware/redisware/core/internal/clientip"
+	"github.com/redisware/redisware/core/internal/keys"
+	"github.com/redisware/redisware/core/internal/problem"
+	"github.com/redisware/redisware/core/internal/rediscall"
+)
+
+var (
+	//go:embed claim.lua
+	claimLua string
+	//go:embed store.lua
+	storeLua string
+	//go:embed refresh.lua
+	refreshLua string
+	//go:embed release.lua
+	releaseLua string
+
+	claimScript   = redis.NewScript(claimLua)
+	storeScript   = redis.NewScript(storeLua)
+	refreshScript = redis.NewScript(refreshLua)
+	releaseScript = redis.NewScript(releaseLua)
+)
+
+// Defaults of Options.
+const (
+	DefaultHeader          = "Idempotency-Key"
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultMaxStoredBytes  = 1 << 20
+	DefaultRetention       = 24 * time.Hour
+	DefaultClaimTTL        = 10 * time.Second
+	DefaultWaitPollInitial = 25 * time.Millisecond
+)
+
+// Options configures a Guard. Every field is optional.
+type Options struct {
+	// Name separates the records of several guards; it is part of every
+	// key. Zero means "default".
+	Name string
+	// Prefix starts every Redis key. Zero means "redisware:".
+	Prefix string
+	// Header is the request header that carries the key. Zero means
+	// "Idempotency-Key".
+	Header string
+	// Methods are the methods the guard applies to; others pass through
+	// untouched. Zero means POST and PATCH (PUT and DELETE are idempotent
+	// by definition).
+	Methods []string
+	// Required answers 400 to a request of a guarded method without a key.
+	// By default such a request runs unprotected.
+	Required bool
+	// Scope returns who a request belongs to. Records are kept per scope,
+	// method, route and key, so one client can never receive a response
+	// stored for another, even with the same key. Return "" to fall back
+	// to the default. Zero uses DefaultScope's order: Principal, then a
+	// hash of the Authorization header, then the client address.
+	Scope func(r *http.Request) string
+	// Principal, when set, returns the authenticated user of a request
+	// ("" if none); the default scope uses it first.
+	Principal func(r *http.Request) string
+	// TrustedProxies lists the proxies whose X-Forwarded-For the default
+	// scope believes when it falls back to the client address. Zero trusts
+	// none.
+	TrustedProxies []string
+	// MaxBodyBytes caps the request body read for the fingerprint; larger
+	// requests get 413. Zero means 1 MiB.
+	MaxBodyBytes int64
+	// MaxStoredBytes caps the response body kept for replay. A larger
+	// response is delivered, and its record completed without the body: a
+	// retry then gets 409, never a second execution. Zero means 1 MiB.
+	MaxStoredBytes int
+	// Retention is how long a completed response is kept for replay. Zero
+	// means 24 hours.
+	Retention time.Duration
+	// ClaimTTL is how long an in-flight claim lives without a refresh;
+	// the guard refreshes it every third of that while the handler runs.
+	// It bounds how long a request whose server died blocks its retries.
+	// Zero means 10 seconds.
+	ClaimTTL time.Duration
+	// WaitInFlight, when positive, makes a duplicate of a request still in
+	// flight wait up to this long for its response and replay it, instead
+	// of getting 409 at once. It still gets 409 if the wait runs out.
+	WaitInFlight time.Duration
+	// ReleaseOn5xx forgets the claim when the handler answers 5xx, so the
+	// client's retry runs the handler again. By default 5xx responses are
+	// stored and replayed like any other, as the IETF draft recommends.
+	ReleaseOn5xx bool
+	// Timeout bounds each Redis call. Zero means 100ms; negative means no
+	// deadline of our own. A request whose claim cannot be made in time is
+	// refused with 503: the handler never runs without a claim.
+	Timeout time.Duration
+	// OnReject, when set, writes every rejection (400, 409, 413, 422, 503)
+	// in place of the default application/problem+json body.
+	OnReject func(w http.ResponseWriter, r *http.Request, rej *Rejection)
+	// OnError, when set, is called with every Redis failure.
+	OnError func(ctx context.Context, err error)
+	// Logger receives warnings for Redis failures and lost claims. Zero
+	// means slog.Default().
+	Logger *slog.Logger
+}
+
+// Guard makes retried requests safe: the first request with a key runs,
+// and every retry gets its stored response. It is safe for concurrent use.
+type Guard struct {
+	client  redis.UniversalClient
+	call    rediscall.Caller
+	space   keys.Space
+	opts    Options
+	methods map[string]bool
+	ip      *clientip.Resolver
+	logger  *slog.Logger
+}
+
+// New returns a Guard on client.
+func New(client redis.UniversalClient, opts Options) (*Guard, error) {
+	if client == nil {
+		return nil, errors.New("idempotency: nil Redis client")
+	}
+	if opts.Name == "" {
+		opts.Name = "default"
+	}
+	if opts.Header == "" {
+		opts.Header = DefaultHeader
+	}
+	opts.Header = http.CanonicalHeaderKey(opts.Header)
+	if len(opts.Methods) == 0 {
+		opts.Methods = []string{http.MethodPost, http.MethodPatch}
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxStoredBytes == 0 {
+		opts.MaxStoredBytes = DefaultMaxStoredBytes
+	}
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.ClaimTTL == 0 {
+		opts.ClaimTTL = DefaultClaimTTL
+	}
+	switch {
+	case opts.MaxBodyBytes < 0 || opts.MaxStoredBytes < 0:
+		return nil, errors.New("idempotency: negative size limit")
+	case opts.Retention < time.Second:
+		return nil, fmt.Errorf("idempotency: retention %v is under a second", opts.Retention)
+	case opts.ClaimTTL < 30*time.Millisecond:
+		return nil, fmt.Errorf("idempotency: claim TTL %v is under 30ms", opts.ClaimTTL)
+	}
+	trusted, err := clientip.ParseTrusted(opts.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: %w", err)
+	}
+	ip, err := clientip.New(trusted, 128)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: %w", err)
+	}
+	g := &Guard{
+		client:  client,
+		call:    rediscall.New(client, opts.Timeout),
+		space:   keys.NewSpace(opts.Prefix, "idem", opts.Name),
+		opts:    opts,
+		methods: map[string]bool{},
+		ip:      ip,
+		logger:  opts.Logger,
+	}
+	if g.logger == nil {
+		g.logger = slog.Default()
+	}
+	for _, m := range opts.Methods {
+		g.methods[strings.ToUpper(m)] = true
+	}
+	return g, nil
+}
+
+// Rejection is a response the guard gives instead of running the handler.
+type Rejection struct {
+	// Status is 400 (missing or malformed key), 409 (the same request is in
+	// flight, or its response was too large to keep), 413 (body over
+	// MaxBodyBytes), 422 (the key was used for a different request) or 503
+	// (Redis unavailable).
+	Status int
+	// Detail explains the rejection to the client.
+	Detail string
+	// RetryAfter, when positive, is sent as Retry-After (seconds).
+	RetryAfter int
+	// Err is the underlying error, if any (never shown to the client).
+	Err error
+}
+
+// Body returns the RFC 9457 problem body of rej.
+func (rej *Rejection) Body() []byte { return problem.New(rej.Status, rej.Detail).Body() }
+
+// SetHeaders sets the headers that go with rej (Retry-After).
+func (rej *Rejection) SetHeaders(h http.Header) {
+	if rej.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(rej.RetryAfter))
+	}
+}
+
+// CustomRejection reports whether Options.OnReject writes rejections.
+func (g *Guard) CustomRejection() bool { return g.opts.OnReject != nil }
+
+// Reject writes rej: through OnReject when set, else as problem+json.
+func (g *Guard) Reject(w http.ResponseWriter, r *http.Request, rej *Rejection) {
+	if g.opts.OnReject != nil {
+		g.opts.OnReject(w, r, rej)
+		return
+	}
+	rej.SetHeaders(w.Header())
+	problem.Write(w, problem.New(rej.Status, rej.Detail))
+}
+
+// ServeHTTP guards next for r, writing any rejection itself. The route of
+// the record is r.Pattern (set by http.ServeMux), else the path.
+func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if rej := g.Serve(w, r, r.Pattern, next); rej != nil {
+		g.Reject(w, r, rej)
+	}
+}
+
+// Serve guards next for r. It returns a Rejection, which the caller must
+// write (adapters do so in their framework's idiom), or nil when the
+// request was served: by next, or by replaying a stored response. route
+// is the framework's route pattern; "" means the path.
+func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, next http.Handler) *Rejection {
+	if !g.methods[r.Method] {
+		next.ServeHTTP(w, r)
+		return nil
+	}
+	values := r.Header.Values(g.opts.Header)
+	if len(values) == 0 {
+		if g.opts.Required {
+			return &Rejection{Status: http.StatusBadRequest, Detail: "This request requires an " + g.opts.Header + " header."}
+		}
+		next.ServeHTTP(w, r)
+		return nil
+	}
+	clientKey, err := ParseKey(values)
+	if err != nil {
+		return &Rejection{Status: http.StatusBadRequest, Detail: strings.Replace(strings.TrimPrefix(err.Error(), "idempotency: "), "Idempotency-Key", g.opts.Header, 1) + ".", Err: err}
+	}
+	body, rej := g.readBody(r)
+	if rej != nil {
+		return rej
+	}
+	if route == "" {
+		route = r.URL.Path
+	}
+	recordKey := g.recordKey(g.scope(r), r.Method, route, clientKey)
+	fp := fingerprint(r, body)
+	token := newToken()
+
+	var reply []interface{}
+	err = g.call.Do(r.Context(), func(ctx context.Context) error {
+		v, err := claimScript.Run(ctx, g.client, []string{recordKey}, token, fp, g.opts.ClaimTTL.Milliseconds()).Slice()
+		reply = v
+		return err
+	})
+	if err != nil {
+		return g.unavailable(r.Context(), err)
+	}
+	if len(reply) == 1 {
+		g.run(w, r, recordKey, token, next)
+		return nil
+	}
+	st, storedFP, resp, err := parseRecord(reply)
+	if err != nil {
+		return g.unavailable(r.Context(), err)
+	}
+	if storedFP != fp {
+		return &Rejection{Status: http.StatusUnprocessableEntity,
+			Detail: "This " + g.opts.Header + " was already used for a different request (method, path or body differ)."}
+	}
+	if st == "p" && g.opts.WaitInFlight > 0 {
+		st, resp, err = g.wait(r.Context(), recordKey)
+		if err != nil {
+			return g.unavailable(r.Context(), err)
+		}
+	}
+	if st == "p" {
+		return &Rejection{Status: http.StatusConflict, RetryAfter: 1,
+			Detail: "A request with this " + g.opts.Header + " is still being processed; retry shortly."}
+	}
+	return g.replay(w, r, resp)
+}
+
+// run executes next under a claim: refreshed while it runs, completed
+// with the response afterwards, released if the handler panics.
+func (g *Guard) run(w http.ResponseWriter, r *http.Request, recordKey, token string, next http.Handler) {
+	rec := capture.New(w, g.opts.MaxStoredBytes)
+	// Headers set before the handler (by outer middleware, such as a rate
+	// limiter) are not part of the response to keep: they are set afresh
+	// on every request, replays included.
+	before := w.Header().Clone()
+	stop := g.keepClaim(r.Context(), recordKey, token)
+	completed := false
+	defer func() {
+		stop()
+		if completed {
+			return
+		}
+		// The handler panicked (or called runtime.Goexit): let the client
+		// retry, and let the panic go on.
+		g.release(recordKey, token)
+	}()
+	next.ServeHTTP(rec, r)
+	completed = true
+
+	status := rec.Status()
+	header := rec.SentHeader()
+	if !rec.Wrote() {
+		status, header = http.StatusOK, w.Header().Clone()
+	}
+	if status >= 500 && g.opts.ReleaseOn5xx {
+		g.release(recordKey, token)
+		return
+	}
+	resp := &response{status: status, header: changed(header, before), body: rec.Body(), complete: rec.Complete()}
+	if !resp.complete {
+		resp.body = nil
+	}
+	var stored int64
+	// A fresh context: the client may have gone, but the record must
+	// still be completed, or a retry would block until the claim expires.
+	ctx := context.WithoutCancel(r.Context())
+	err := g.call.Do(ctx, func(ctx context.Context) error {
+		v, err := storeScript.Run(ctx, g.client, []string{recordKey}, token, resp.encode(), g.opts.Retention.Milliseconds()).Int64()
+		stored = v
+		return err
+	})
+	switch {
+	case err != nil:
+		g.report(ctx, fmt.Errorf("idempotency: storing the response: %w", err))
+	case stored == 0:
+		g.logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: claim lost before the response was stored; raise ClaimTTL if handlers stall",
+			slog.String("guard", g.opts.Name))
+	}
+}
+
+// keepClaim refreshes the claim every third of ClaimTTL until stopped.
+func (g *Guard) keepClaim(ctx context.Context, recordKey, token string) (stop func()) {
+	ctx = context.WithoutCancel(ctx)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(g.opts.ClaimTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var ok int64
+			err := g.call.Do(ctx, func(ctx context.Context) error {
+				v, err := refreshScript.Run(ctx, g.client, []string{recordKey}, token, g.opts.ClaimTTL.Milliseconds()).Int64()
+				ok = v
+				return err
+			})
+			if err != nil {
+				g.report(ctx, fmt.Errorf("idempotency: refreshing a claim: %w", err))
+				continue
+			}
+			if ok == 0 {
+				g.logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: claim lost while the handler ran", slog.String("guard", g.opts.Name))
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func (g *Guard) release(recordKey, token string) {
+	ctx := context.Background()
+	err := g.call.Do(ctx, func(ctx context.Context) error {
+		return releaseScript.Run(ctx, g.client, []string{recordKey}, token).Err()
+	})
+	if err != nil {
+		g.report(ctx, fmt.Errorf("idempotency: releasing a claim: %w", err))
+	}
+}
+
+// wait polls a record in flight until it is done, the wait runs out or the
+// request is cancelled.
+func (g *Guard) wait(ctx context.Context, recordKey string) (st, resp string, err error) {
+	deadline := time.Now().Add(g.opts.WaitInFlight)
+	pause := DefaultWaitPollInitial
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return "p", "", nil
+		}
+		t := time.NewTimer(min(pause, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", "", ctx.Err()
+		case <-t.C:
+		}
+		pause = min(pause*2, 500*time.Millisecond)
+		var v []interface{}
+		err := g.call.Do(ctx, func(ctx context.Context) error {
+			var err error
+			v, err = g.client.HMGet(ctx, recordKey, "st", "resp").Result()
+			return err
+		})
+		if err != nil {
+			return "", "", err
+		}
+		s, _ := v[0].(string)
+		switch s {
+		case "d":
+			r, _ := v[1].(string)
+			return "d", r, nil
+		case "":
+			// the claim was released (panic or 5xx): the client may retry
+			return "p", "", nil
+		}
+	}
+}
+
+// replay writes a stored response.
+func (g *Guard) replay(w http.ResponseWriter, r *http.Request, raw string) *Rejection {
+	resp, err := decode([]byte(raw))
+	if err != nil {
+		return g.unavailable(r.Context(), err)
+	}
+	if !resp.complete {
+		return &Rejection{Status: http.StatusConflict,
+			Detail: "The request with this " + g.opts.Header + " completed, but its response was too large to keep for replay."}
+	}
+	h := w.Header()
+	for k, vs := range resp.header {
+		h[k] = vs
+	}
+	h.Set("Idempotent-Replayed", "true")
+	w.WriteHeader(resp.status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(resp.body)
+	}
+	return nil
+}
+
+func (g *Guard) readBody(r *http.Request) ([]byte, *Rejection) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > g.opts.MaxBodyBytes {
+		return nil, g.tooLarge()
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, g.opts.MaxBodyBytes+1))
+	if err != nil {
+		return nil, &Rejection{Status: http.StatusBadRequest, Detail: "The request body could not be read.", Err: err}
+	}
+	if int64(len(body)) > g.opts.MaxBodyBytes {
+		return nil, g.tooLarge()
+	}
+	_ = r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
+}
+
+func (g *Guard) tooLarge() *Rejection {
+	return &Rejection{Status: http.StatusRequestEntityTooLarge,
+		Detail: "The request body is larger than " + strconv.FormatInt(g.opts.MaxBodyBytes, 10) + " bytes, the most an idempotent request may carry."}
+}
+
+func (g *Guard) unavailable(ctx context.Context, err error) *Rejection {
+	err = fmt.Errorf("idempotency: %w", err)
+	g.report(ctx, err)
+	return &Rejection{Status: http.StatusServiceUnavailable, RetryAfter: 1, Err: err,
+		Detail: "Idempotency records are unavailable, so the request was not run; retry shortly with the same key."}
+}
+
+func (g *Guard) report(ctx context.Context, err error) {
+	g.logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: redis call failed", slog.String("guard", g.opts.Name), slog.Any("error", err))
+	if g.opts.OnError != nil {
+		g.opts.OnError(ctx, err)
+	}
+}
+
+// scope returns the owner of r for record keys.
+func (g *Guard) scope(r *http.Request) string {
+	if g.opts.Scope != nil {
+		if s := g.opts.Scope(r); s != "" {
+			return "custom\x00" + s
+		}
+	}
+	return DefaultScope(r, g.opts.Principal, g.ip)
+}
+
+// DefaultScope returns the scope a Guard uses unless Options.Scope says
+// otherwise: the principal when principal returns one, else a hash of the
+// Authorization header when there is one, else the client address (as ip
+// finds it; nil means the connection's address). Two requests with
+// different scopes never share a record.
+func DefaultScope(r *http.Request, principal func(*http.Request) string, ip *clientip.Resolver) string {
+	if principal != nil {
+		if p := principal(r); p != "" {
+			return "principal\x00" + p
+		}
+	}
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		sum := sha256.Sum256([]byte(auth))
+		return "authorization\x00" + hex.EncodeToString(sum[:])
+	}
+	if ip == nil {
+		ip = &clientip.Resolver{}
+	}
+	if addr, err := ip.ClientIP(r); err == nil {
+		return "address\x00" + addr.String()
+	}
+	return "address\x00" + r.RemoteAddr
+}
+
+// changed returns the fields of after that before lacks or holds with
+// other values.
+func changed(after, before http.Header) http.Header {
+	out := make(http.Header, len(after))
+	for k, vs := range after {
+		if old, ok := before[k]; ok && slices.Equal(old, vs) {
+			continue
+		}
+		out[k] = vs
+	}
+	return out
+}
+
+// recordKey hashes everything that identifies a record, so no client
+// string reaches the key itself.
+func (g *Guard) recordKey(scope, method, route, clientKey string) string {
+	h := sha256.New()
+	for _, s := range []string{scope, method, route, clientKey} {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	return g.space.Tagged(hex.EncodeToString(h.Sum(nil)[:20]), "")
+}
+
+// fingerprint identifies the request a key was first used for.
+func fingerprint(r *http.Request, body []byte) string {
+	h := sha256.New()
+	target := r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	for _, s := range []string{r.Method, target} {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	h.Write(body)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func parseRecord(reply []interface{}) (st, fp, resp string, err error) {
+	if len(reply) != 3 {
+		return "", "", "", fmt.Errorf("unexpected claim reply of %d values", len(reply))
+	}
+	st, _ = reply[0].(string)
+	fp, _ = reply[1].(string)
+	resp, _ = reply[2].(string)
+	if st != "p" && st != "d" {
+		return "", "", "", fmt.Errorf("unexpected record state %q", st)
+	}
+	return st, fp, resp, nil
+}

@@ -1,0 +1,340 @@
+package conformance_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redisware/redisware/core/idempotency"
+	"github.com/redisware/redisware/core/redistest"
+	"github.com/redisware/redisware/internal/conformance"
+)
+
+const idemKey = `"8e03978e-40d5-43e8-bc93-6894a57f9324"`
+
+// idemApp is a guarded test handler that counts its executions.
+type idemApp struct {
+	h    http.Handler
+	runs atomic.Int64
+}
+
+// newIdemApp serves a handler at /orders behind a guard with opts; the
+// handler answers 201 with multi-value headers, or what the request's
+// X-Behave header asks for (panic, 500, a large body, block until unblock
+// is closed).
+func newIdemApp(t *testing.T, a conformance.Adapter, opts idempotency.Options, hung bool, unblock chan struct{}) *idemApp {
+	t.Helper()
+	opts.Timeout = 2 * time.Second
+	opts.Logger = quiet
+	var g *idempotency.Guard
+	var err error
+	if hung {
+		opts.Timeout = 30 * time.Millisecond
+		g, err = idempotency.New(redistest.Hung(t), opts)
+	} else {
+		srv := redistest.New(t)
+		opts.Prefix = srv.Prefix
+		g, err = idempotency.New(srv.Client(), opts)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &idemApp{}
+	app.h = a.Idempotency(g, func(w http.ResponseWriter, r *http.Request) {
+		n := app.runs.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		switch r.Header.Get("X-Behave") {
+		case "panic":
+			panic("handler failed")
+		case "500":
+			http.Error(w, "boom", http.StatusInternalServerError)
+			return
+		case "large":
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(strings.Repeat("x", 2048)))
+			return
+		case "block":
+			<-unblock
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Add("X-Multi", "one")
+		w.Header().Add("X-Multi", "two")
+		w.Header().Add("Set-Cookie", "a=1; Path=/; HttpOnly")
+		w.Header().Add("Set-Cookie", "b=2; Path=/; HttpOnly")
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]any{"run": n, "echo": string(body)})
+	}, "/orders")
+	return app
+}
+
+type idemReq struct {
+	method, target, body, key string
+	header                    map[string]string
+}
+
+func (app *idemApp) do(t *testing.T, q idemReq) *httptest.ResponseRecorder {
+	t.Helper()
+	if q.method == "" {
+		q.method = http.MethodPost
+	}
+	if q.target == "" {
+		q.target = "/orders"
+	}
+	req := httptest.NewRequest(q.method, q.target, strings.NewReader(q.body)).WithContext(context.Background())
+	req.RemoteAddr = "192.0.2.1:1234"
+	if q.key != "" {
+		req.Header.Set("Idempotency-Key", q.key)
+	}
+	for k, v := range q.header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	func() {
+		defer func() {
+			if p := recover(); p != nil && p != "handler failed" && p != http.ErrAbortHandler {
+				panic(p)
+			}
+		}()
+		app.h.ServeHTTP(rec, req)
+	}()
+	return rec
+}
+
+func wantProblem(t *testing.T, rec *httptest.ResponseRecorder, status int, detailPart string) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status %d, want %d; body %s", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+	if p["status"] != float64(status) || p["title"] != http.StatusText(status) || !strings.Contains(p["detail"].(string), detailPart) {
+		t.Fatalf("problem %v, want detail containing %q", p, detailPart)
+	}
+}
+
+func TestIdempotencyConformance(t *testing.T) {
+	t.Parallel()
+	for _, a := range conformance.Adapters() {
+		t.Run(a.Name, func(t *testing.T) {
+			t.Parallel()
+			t.Run("replay", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{}, false, nil)
+				first := app.do(t, idemReq{key: idemKey, body: `{"item":"book"}`})
+				if first.Code != 201 || first.Header().Get("Idempotent-Replayed") != "" {
+					t.Fatalf("first: %d %v", first.Code, first.Header())
+				}
+				for i := 0; i < 3; i++ {
+					again := app.do(t, idemReq{key: idemKey, body: `{"item":"book"}`})
+					if again.Code != 201 || again.Body.String() != first.Body.String() {
+						t.Fatalf("retry %d: %d %q, want %q", i, again.Code, again.Body, first.Body)
+					}
+					if again.Header().Get("Idempotent-Replayed") != "true" {
+						t.Fatalf("retry %d: no Idempotent-Replayed", i)
+					}
+					for _, h := range []string{"X-Multi", "Set-Cookie", "Content-Type"} {
+						if !reflect.DeepEqual(again.Header().Values(h), first.Header().Values(h)) {
+							t.Fatalf("retry %d: %s = %q, want %q", i, h, again.Header().Values(h), first.Header().Values(h))
+						}
+					}
+				}
+				if n := app.runs.Load(); n != 1 {
+					t.Fatalf("handler ran %d times", n)
+				}
+				// Bare-token form of the same key is the same key.
+				if again := app.do(t, idemReq{key: strings.Trim(idemKey, `"`), body: `{"item":"book"}`}); again.Header().Get("Idempotent-Replayed") != "true" {
+					t.Fatal("bare token form not recognised as the same key")
+				}
+			})
+			t.Run("mismatch", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{}, false, nil)
+				app.do(t, idemReq{key: idemKey, body: `{"item":"book"}`})
+				wantProblem(t, app.do(t, idemReq{key: idemKey, body: `{"item":"pen"}`}), 422, "different request")
+				wantProblem(t, app.do(t, idemReq{target: "/orders?express=1", key: idemKey, body: `{"item":"book"}`}), 422, "different request")
+				if n := app.runs.Load(); n != 1 {
+					t.Fatalf("handler ran %d times", n)
+				}
+				// The method is part of the record's identity: the same key on
+				// PATCH is another record, not a mismatch.
+				if rec := app.do(t, idemReq{method: http.MethodPatch, key: idemKey, body: `{"item":"book"}`}); rec.Code != 201 {
+					t.Fatalf("PATCH with the key of a POST: %d", rec.Code)
+				}
+			})
+			t.Run("bad keys", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{Required: true}, false, nil)
+				wantProblem(t, app.do(t, idemReq{body: "x"}), 400, "requires an Idempotency-Key")
+				wantProblem(t, app.do(t, idemReq{key: strings.Repeat("k", 256), body: "x"}), 400, "at most 255")
+				wantProblem(t, app.do(t, idemReq{key: `"unterminated`, body: "x"}), 400, "unterminated")
+				wantProblem(t, app.do(t, idemReq{key: "has space", body: "x"}), 400, "not allowed")
+				if n := app.runs.Load(); n != 0 {
+					t.Fatalf("handler ran %d times", n)
+				}
+				// Unguarded methods pass through, key or not.
+				for i := 0; i < 2; i++ {
+					if rec := app.do(t, idemReq{method: http.MethodGet}); rec.Code != 201 {
+						t.Fatalf("GET: %d", rec.Code)
+					}
+				}
+				if n := app.runs.Load(); n != 2 {
+					t.Fatalf("GET ran %d times, want 2", n)
+				}
+			})
+			t.Run("optional key", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{}, false, nil)
+				app.do(t, idemReq{body: "x"})
+				app.do(t, idemReq{body: "x"})
+				if n := app.runs.Load(); n != 2 {
+					t.Fatalf("without a key the handler ran %d times, want 2", n)
+				}
+			})
+			t.Run("body too large", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{MaxBodyBytes: 10}, false, nil)
+				wantProblem(t, app.do(t, idemReq{key: idemKey, body: "01234567890"}), 413, "larger than 10 bytes")
+				if rec := app.do(t, idemReq{key: idemKey, body: "0123456789"}); rec.Code != 201 || !strings.Contains(rec.Body.String(), `"echo":"0123456789"`) {
+					t.Fatalf("body at the limit: %d %s (the handler must see the body unchanged)", rec.Code, rec.Body)
+				}
+			})
+			t.Run("response too large to keep", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{MaxStoredBytes: 1024}, false, nil)
+				if rec := app.do(t, idemReq{key: idemKey, header: map[string]string{"X-Behave": "large"}}); rec.Code != 201 || rec.Body.Len() != 2048 {
+					t.Fatalf("first: %d, %d bytes", rec.Code, rec.Body.Len())
+				}
+				wantProblem(t, app.do(t, idemReq{key: idemKey, header: map[string]string{"X-Behave": "large"}}), 409, "too large")
+				if n := app.runs.Load(); n != 1 {
+					t.Fatalf("handler ran %d times", n)
+				}
+			})
+			t.Run("in flight", func(t *testing.T) {
+				t.Parallel()
+				unblock := make(chan struct{})
+				app := newIdemApp(t, a, idempotency.Options{}, false, unblock)
+				q := idemReq{key: idemKey, body: "x", header: map[string]string{"X-Behave": "block"}}
+				done := make(chan *httptest.ResponseRecorder)
+				go func() { done <- app.do(t, q) }()
+				waitFor(t, func() bool { return app.runs.Load() == 1 })
+				dup := app.do(t, q)
+				wantProblem(t, dup, 409, "still being processed")
+				if dup.Header().Get("Retry-After") != "1" {
+					t.Fatalf("409 Retry-After %q", dup.Header().Get("Retry-After"))
+				}
+				close(unblock)
+				first := <-done
+				if again := app.do(t, q); again.Body.String() != first.Body.String() || again.Code != 201 {
+					t.Fatalf("after completion: %d %s", again.Code, again.Body)
+				}
+				if n := app.runs.Load(); n != 1 {
+					t.Fatalf("handler ran %d times", n)
+				}
+			})
+			t.Run("wait in flight", func(t *testing.T) {
+				t.Parallel()
+				unblock := make(chan struct{})
+				app := newIdemApp(t, a, idempotency.Options{WaitInFlight: 20 * time.Second}, false, unblock)
+				q := idemReq{key: idemKey, body: "x", header: map[string]string{"X-Behave": "block"}}
+				var wg sync.WaitGroup
+				recs := make([]*httptest.ResponseRecorder, 2)
+				wg.Add(1)
+				go func() { defer wg.Done(); recs[0] = app.do(t, q) }()
+				waitFor(t, func() bool { return app.runs.Load() == 1 })
+				wg.Add(1)
+				go func() { defer wg.Done(); recs[1] = app.do(t, q) }()
+				time.Sleep(50 * time.Millisecond) // let the duplicate start waiting; not an assertion
+				close(unblock)
+				wg.Wait()
+				if recs[1].Code != 201 || recs[1].Body.String() != recs[0].Body.String() || recs[1].Header().Get("Idempotent-Replayed") != "true" {
+					t.Fatalf("waiting duplicate: %d %s", recs[1].Code, recs[1].Body)
+				}
+				if n := app.runs.Load(); n != 1 {
+					t.Fatalf("handler ran %d times", n)
+				}
+			})
+			t.Run("panic releases the claim", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{}, false, nil)
+				app.do(t, idemReq{key: idemKey, body: "x", header: map[string]string{"X-Behave": "panic"}})
+				if rec := app.do(t, idemReq{key: idemKey, body: "x"}); rec.Code != 201 || rec.Header().Get("Idempotent-Replayed") != "" {
+					t.Fatalf("retry after a panic: %d %v", rec.Code, rec.Header())
+				}
+				if n := app.runs.Load(); n != 2 {
+					t.Fatalf("handler ran %d times, want 2", n)
+				}
+			})
+			t.Run("5xx stored by default", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{}, false, nil)
+				q := idemReq{key: idemKey, body: "x", header: map[string]string{"X-Behave": "500"}}
+				app.do(t, q)
+				if rec := app.do(t, q); rec.Code != 500 || rec.Header().Get("Idempotent-Replayed") != "true" || rec.Body.String() != "boom\n" {
+					t.Fatalf("retry of a 500: %d %q %v", rec.Code, rec.Body, rec.Header())
+				}
+				if n := app.runs.Load(); n != 1 {
+					t.Fatalf("handler ran %d times", n)
+				}
+			})
+			t.Run("release on 5xx", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{ReleaseOn5xx: true}, false, nil)
+				app.do(t, idemReq{key: idemKey, body: "x", header: map[string]string{"X-Behave": "500"}})
+				if rec := app.do(t, idemReq{key: idemKey, body: "x"}); rec.Code != 201 || rec.Header().Get("Idempotent-Replayed") != "" {
+					t.Fatalf("retry: %d", rec.Code)
+				}
+				if n := app.runs.Load(); n != 2 {
+					t.Fatalf("handler ran %d times, want 2", n)
+				}
+			})
+			t.Run("scopes", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{}, false, nil)
+				alice := app.do(t, idemReq{key: idemKey, body: "x", header: map[string]string{"Authorization": "Bearer alice"}})
+				bob := app.do(t, idemReq{key: idemKey, body: "x", header: map[string]string{"Authorization": "Bearer bob"}})
+				anon := app.do(t, idemReq{key: idemKey, body: "x"})
+				if bob.Header().Get("Idempotent-Replayed") != "" || anon.Header().Get("Idempotent-Replayed") != "" || bob.Body.String() == alice.Body.String() {
+					t.Fatal("a response crossed scopes")
+				}
+				if again := app.do(t, idemReq{key: idemKey, body: "x", header: map[string]string{"Authorization": "Bearer alice"}}); again.Body.String() != alice.Body.String() {
+					t.Fatalf("alice's retry got %s, want %s", again.Body, alice.Body)
+				}
+				if n := app.runs.Load(); n != 3 {
+					t.Fatalf("handler ran %d times, want 3", n)
+				}
+			})
+			t.Run("redis unavailable", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{}, true, nil)
+				wantProblem(t, app.do(t, idemReq{key: idemKey, body: "x"}), 503, "not run")
+				if n := app.runs.Load(); n != 0 {
+					t.Fatalf("handler ran %d times without a claim", n)
+				}
+			})
+		})
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10 s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,20 @@
+package nethttp
+
+import (
+	"net/http"
+
+	"github.com/redisware/redisware/core/idempotency"
+)
+
+// Idempotency returns middleware that guards next with g: the first request
+// with an Idempotency-Key runs and its response is stored; retries get that
+// response again, with Idempotent-Replayed: true, and never run next. The
+// route that scopes a record is Request.Pattern (set by http.ServeMux),
+// else the path.
+func Idempotency(g *idempotency.Guard) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g.ServeHTTP(w, r, next)
+		})
+	}
+}
