@@ -1,0 +1,47 @@
+// Package idempotency makes retried requests safe, following the IETF
+// Idempotency-Key draft and Stripe's documented behaviour: a payment API
+// retried by a flaky network charges once, across any number of servers.
+//
+// A Guard reads the Idempotency-Key header of POST and PATCH requests (a
+// structured-field string or a bare token, 1 to 255 characters of
+// letters, digits and -_.:~+/=). The first request with a key claims a
+// record in Redis in one round trip and runs the handler, while the claim
+// is refreshed so a slow handler cannot lose it. Its response (status,
+// every header, body) is stored only if the request still owns the claim,
+// and kept for 24 hours. A retry gets that response byte for byte, with
+// Idempotent-Replayed: true, in one round trip and without running the
+// handler.
+//
+// What a client gets:
+//
+//   - a retry after completion: the stored response;
+//   - a duplicate while the first is in flight: 409 with Retry-After
+//     (or, with WaitInFlight, the response once it is ready);
+//   - the same key with a different method-path-body fingerprint: 422;
+//   - a missing key where Required, or a malformed one: 400;
+//   - a body over MaxBodyBytes: 413 (the handler sees the body unchanged
+//     otherwise);
+//   - Redis unreachable: 503, and the handler never runs without a claim.
+//
+// Rejections are RFC 9457 application/problem+json bodies unless OnReject
+// says otherwise. If the handler panics, the claim is released (the client
+// may retry) and the panic goes on. 5xx responses are stored and replayed
+// like any other unless ReleaseOn5xx is set.
+//
+// Scope: a record is identified by a hash of (scope, method, route, key),
+// so one client never receives a response stored for another, even with
+// the same key. The default scope is the principal returned by
+// Options.Principal, else a hash of the Authorization header, else the
+// client address (see DefaultScope). Set Options.Scope for anything else,
+// such as a tenant ID.
+//
+// Limits worth knowing: if Redis fails after the handler ran, the response
+// cannot be stored, and a retry after the claim expires (ClaimTTL) runs
+// the handler again; the failure is logged and reported to OnError. A
+// response larger than MaxStoredBytes is delivered but not kept, and its
+// retries get 409, never a second execution. Headers set before the guard
+// ran (by outer middleware) are not stored; they are set afresh on replay.
+//
+// Keys: <prefix>idem:<name>:{<hash>}, one hash per record, with a TTL
+// (the claim TTL while in flight, the retention once done).
+package idempotency
