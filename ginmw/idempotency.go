@@ -20,9 +20,11 @@ func Idempotency(g *idempotency.Guard) gin.HandlerFunc {
 		rej := g.Serve(orig, c.Request, c.FullPath(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ran = true
 			c.Request = r
-			c.Writer = &writer{ResponseWriter: orig, w: w}
+			gw := &writer{ResponseWriter: orig, w: w}
+			c.Writer = gw
 			defer func() { c.Writer = orig }()
 			c.Next()
+			gw.commit() // a status set without a body, such as c.Status(204)
 		}))
 		if rej != nil {
 			g.Reject(orig, c.Request, rej)
@@ -34,14 +36,22 @@ func Idempotency(g *idempotency.Guard) gin.HandlerFunc {
 }
 
 // writer keeps c.Writer a gin.ResponseWriter while the core records what
-// the handlers write: writes go to w (the core's recorder, which passes
-// them on to the original writer); everything else is the original's.
+// the handlers write. Gin defers the status line until the first write, and
+// its renderers set Content-Type after calling WriteHeader, so the status
+// reaches the core's recorder (w) only when Gin would send it: at the
+// first write or WriteHeaderNow. Everything else is the original writer's.
 type writer struct {
 	gin.ResponseWriter
 	w http.ResponseWriter
 }
 
-func (w *writer) WriteHeader(code int)              { w.w.WriteHeader(code) }
-func (w *writer) Write(p []byte) (int, error)       { return w.w.Write(p) }
-func (w *writer) WriteString(s string) (int, error) { return w.w.Write([]byte(s)) }
-func (w *writer) Flush()                            { http.NewResponseController(w.w).Flush() }
+func (w *writer) commit() {
+	if !w.ResponseWriter.Written() {
+		w.w.WriteHeader(w.ResponseWriter.Status())
+	}
+}
+
+func (w *writer) WriteHeaderNow()                   { w.commit() }
+func (w *writer) Write(p []byte) (int, error)       { w.commit(); return w.w.Write(p) }
+func (w *writer) WriteString(s string) (int, error) { w.commit(); return w.w.Write([]byte(s)) }
+func (w *writer) Flush()                            { w.commit(); http.NewResponseController(w.w).Flush() }

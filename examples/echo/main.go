@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -69,7 +70,27 @@ func newHandler(client redis.UniversalClient, prefix string) (http.Handler, erro
 	if err != nil {
 		return nil, err
 	}
+	orders, err := app.NewOrdersGuard(client, prefix)
+	if err != nil {
+		return nil, err
+	}
+	book := &app.Orders{}
 	e := echo.New()
+	// Errors with a plain message become {"error": message}, as in the
+	// other two apps; the middleware's problem+json rejections keep their
+	// shape through Echo's default handler.
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			if msg, ok := he.Message.(string); ok {
+				if err := c.JSON(he.Code, map[string]string{"error": msg}); err != nil {
+					c.Logger().Error(err)
+				}
+				return
+			}
+		}
+		e.DefaultHTTPErrorHandler(err, c)
+	}
 	// app.Run serves e; these keep e.Start quiet too, should anyone use it.
 	e.HideBanner = true
 	e.HidePort = true
@@ -81,5 +102,18 @@ func newHandler(client redis.UniversalClient, prefix string) (http.Handler, erro
 	e.GET("/limited", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]bool{"ok": true})
 	}, echomw.RateLimit(limited))
+	e.POST("/orders", func(c echo.Context) error {
+		body, err := io.ReadAll(c.Request().Body)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "unreadable body")
+		}
+		req, err := app.ParseOrder(body)
+		if err != nil {
+			// Returned, not written: the guard stores what the error
+			// handler makes of it.
+			return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		}
+		return c.JSON(http.StatusCreated, book.Create(c.Request().Context(), req))
+	}, echomw.Idempotency(orders))
 	return e, nil
 }

@@ -69,6 +69,11 @@ func newHandler(client redis.UniversalClient, prefix string) (http.Handler, erro
 	if err != nil {
 		return nil, err
 	}
+	orders, err := app.NewOrdersGuard(client, prefix)
+	if err != nil {
+		return nil, err
+	}
+	book := &app.Orders{}
 	gin.SetMode(gin.ReleaseMode) // no debug route listing, in main or in tests
 	r := gin.New()
 	r.Use(gin.Recovery())
@@ -81,6 +86,19 @@ func newHandler(client redis.UniversalClient, prefix string) (http.Handler, erro
 	})
 	r.GET("/limited", ginmw.RateLimit(limited), func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"ok": true})
+	})
+	r.POST("/orders", ginmw.Idempotency(orders), func(c *gin.Context) {
+		body, err := c.GetRawData()
+		if err != nil {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "unreadable body"})
+			return
+		}
+		req, err := app.ParseOrder(body)
+		if err != nil {
+			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+			return
+		}
+		c.JSON(http.StatusCreated, book.Create(c.Request.Context(), req))
 	})
 	return r, nil
 }

@@ -14,9 +14,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -68,12 +70,32 @@ func newHandler(client redis.UniversalClient, prefix string) (http.Handler, erro
 	if err != nil {
 		return nil, err
 	}
+	orders, err := app.NewOrdersGuard(client, prefix)
+	if err != nil {
+		return nil, err
+	}
+	book := &app.Orders{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})
 	mux.Handle("GET /limited", nethttp.RateLimit(limited)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, `{"ok":true}`)
+	})))
+	mux.Handle("POST /orders", nethttp.Idempotency(orders)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, `{"error":"unreadable body"}`)
+			return
+		}
+		req, err := app.ParseOrder(body)
+		if err != nil {
+			b, _ := json.Marshal(map[string]string{"error": err.Error()})
+			writeJSON(w, http.StatusBadRequest, string(b))
+			return
+		}
+		b, _ := json.Marshal(book.Create(r.Context(), req))
+		writeJSON(w, http.StatusCreated, string(b))
 	})))
 	return mux, nil
 }

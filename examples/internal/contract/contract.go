@@ -52,6 +52,7 @@ func Run(t *testing.T, newHandler NewHandler) {
 	t.Run("healthz", func(t *testing.T) { testHealthz(t, c) })
 	t.Run("unknown route", func(t *testing.T) { testUnknownRoute(t, c) })
 	t.Run("limited", func(t *testing.T) { testLimited(t, c) })
+	t.Run("orders", func(t *testing.T) { testOrders(t, c) })
 }
 
 func testHealthz(t *testing.T, c *client) {
@@ -88,23 +89,34 @@ type response struct {
 // a transport error fails t at once.
 func (c *client) get(t *testing.T, path string, header http.Header) *response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, c.base+path, nil)
+	return c.do(t, http.MethodGet, path, header, "")
+}
+
+// do sends a request with the given headers and body and reads the whole
+// response; a transport error fails t at once.
+func (c *client) do(t *testing.T, method, path string, header http.Header, body string) *response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, c.base+path, rd)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET %s: reading the body: %v", path, err)
+		t.Fatalf("%s %s: reading the body: %v", method, path, err)
 	}
-	return &response{Response: resp, req: "GET " + path, Body: body}
+	return &response{Response: resp, req: method + " " + path, Body: b}
 }
 
 // mediaType returns the media type of the Content-Type header, without
