@@ -81,10 +81,13 @@ type Space struct {
 // NewSpace returns the key space of capability (such as "rl") for the named
 // instance (such as a rate-limit policy). An empty prefix means
 // DefaultPrefix. The prefix is the user's own and is used verbatim; the name
-// is escaped.
+// is escaped, and an empty name is left out ("<prefix><capability>:").
 func NewSpace(prefix, capability, name string) Space {
 	if prefix == "" {
 		prefix = DefaultPrefix
+	}
+	if name == "" {
+		return Space{base: prefix + capability + ":"}
 	}
 	return Space{base: prefix + capability + ":" + Escape(name) + ":"}
 }

@@ -1,0 +1,70 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redlock obtains locks over several independent Redis masters with the
+// Redlock algorithm: a lock is held when a majority of the masters granted
+// it within a time well under its TTL. It tolerates the loss of a minority
+// of the masters. Read what it does not guarantee in the package
+// documentation before relying on it for correctness. It is safe for
+// concurrent use; create one with NewRedlock. The zero value is invalid.
+type Redlock struct {
+	e engine
+}
+
+// NewRedlock returns a Redlock over clients, one per independent master
+// (not replicas of one another, nor nodes of one Cluster: their failures
+// must be independent). Five masters tolerate two failures, three tolerate
+// one. The quorum is len(clients)/2 + 1. Options apply to every master;
+// see Options.Timeout for the deadline of each node's calls.
+func NewRedlock(clients []redis.UniversalClient, opts Options) (*Redlock, error) {
+	if len(clients) == 0 {
+		return nil, errors.New("lock: Redlock needs at least one Redis client")
+	}
+	seen := make(map[redis.UniversalClient]bool, len(clients))
+	for i, c := range clients {
+		if c == nil {
+			return nil, fmt.Errorf("lock: Redis client %d is nil", i)
+		}
+		if seen[c] {
+			return nil, fmt.Errorf("lock: Redis client %d appears twice; it would vote twice", i)
+		}
+		seen[c] = true
+	}
+	return &Redlock{e: newEngine(clients, opts, true)}, nil
+}
+
+// Obtain takes the lock named key for ttl on every master at once, with the
+// same owner token, each call bounded by a tenth of ttl (and
+// Options.Timeout). The lock is held when a quorum of masters granted it
+// and its validity, ttl minus the time taken minus a clock drift allowance
+// of ttl/100 + 2ms, is still positive; otherwise Obtain releases it on
+// every master and tries again as opts.Retry says. A master that fails or
+// does not answer counts as a refusal; when Obtain finally gives up it
+// returns an error wrapping ErrNotObtained and those masters' errors.
+//
+// Contenders that try at the same moment can split the vote so that none
+// gets a quorum; all then release and retry. Use a jittered strategy such
+// as ExponentialRetry, and expect Redlock to suit locks contended by a few
+// processes at a time, not by hundreds.
+//
+// The fencing token of the returned lock is the largest of the granting
+// masters' tokens. It is NOT guaranteed to grow from one acquisition to the
+// next, since the masters that grant one acquisition need not have seen the
+// previous one; see the package documentation.
+func (r *Redlock) Obtain(ctx context.Context, key string, ttl time.Duration, opts *ObtainOptions) (*Lock, error) {
+	return r.e.obtain(ctx, key, ttl, opts)
+}
+
+// Do is Client.Do over Redlock: obtain, auto-refresh while fn runs (each
+// refresh needs a quorum), release on every master.
+func (r *Redlock) Do(ctx context.Context, key string, ttl time.Duration, opts *ObtainOptions, fn func(ctx context.Context) error) error {
+	return r.e.do(ctx, key, ttl, opts, fn)
+}
