@@ -3,27 +3,12 @@ package ratelimit_test
 import (
 	"context"
 	"math/rand"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core/ratelimit"
 	"github.com/redisware/redisware/core/redistest"
 )
-
-// counter is a go-redis hook that counts what goes over the wire: one per
-// command, one per pipeline.
-type counter struct{ n atomic.Int64 }
-
-func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
-}
-func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
-}
 
 // Once Redis denies a key for d, the limiter answers that key itself until
 // d has passed: a flood costs one round trip per refill, not one per request.
@@ -31,8 +16,7 @@ func TestDenyCacheSavesRoundTrips(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
 	client := srv.Client()
-	hook := &counter{}
-	client.AddHook(hook)
+	hook := redistest.CountRoundTrips(client)
 	clk := newClock()
 	l, err := ratelimit.New(client, ratelimit.Options{Prefix: srv.Prefix, Clock: clk.Now, Timeout: time.Second,
 		Limits: []ratelimit.Limit{ratelimit.PerMinute(5)}})
@@ -45,7 +29,7 @@ func TestDenyCacheSavesRoundTrips(t *testing.T) {
 			t.Fatalf("request %d: %+v", i, res)
 		}
 	}
-	before := hook.n.Load()
+	before := hook.Load()
 	for i := 0; i < 100; i++ {
 		res, err := l.Allow(ctx, "flooder")
 		if err != nil || res.Allowed {
@@ -58,7 +42,7 @@ func TestDenyCacheSavesRoundTrips(t *testing.T) {
 			t.Fatalf("flood request %d: retry %v, states %+v", i, res.RetryAfter, res.States)
 		}
 	}
-	if got := hook.n.Load() - before; got != 1 && got != 2 { // 2 only if EVALSHA met a flushed script cache
+	if got := hook.Load() - before; got != 1 && got != 2 { // 2 only if EVALSHA met a flushed script cache
 		t.Fatalf("100 denied requests made %d Redis calls, want 1", got)
 	}
 	// Time passes: the remembered denial ends exactly when Redis would admit.
