@@ -108,18 +108,23 @@ func (s *denyShard) evict(now time.Time, max int) {
 	}
 }
 
-// forget drops the entry of key, if any: called when Redis admitted a
-// request for key, after which a remembered Remaining would be stale.
-func (c *denyCache) forget(key string) {
+// forget drops the entry of key made by a call sent no later than sent:
+// Redis admitted a request for key sent then, after which what such an
+// entry remembers (Remaining) is stale. An entry from a call sent later is
+// newer than the admission and stays.
+func (c *denyCache) forget(key string, sent time.Time) {
 	s := c.shard(key)
 	s.mu.RLock()
-	_, ok := s.m[key]
+	e, ok := s.m[key]
 	s.mu.RUnlock()
-	if ok {
-		s.mu.Lock()
-		delete(s.m, key)
-		s.mu.Unlock()
+	if !ok || e.at.After(sent) {
+		return
 	}
+	s.mu.Lock()
+	if e, ok := s.m[key]; ok && !e.at.After(sent) {
+		delete(s.m, key)
+	}
+	s.mu.Unlock()
 }
 
 func (c *denyCache) remove(key string) {

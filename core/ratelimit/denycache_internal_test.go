@@ -40,7 +40,11 @@ func TestDenyCacheGet(t *testing.T) {
 	if _, ok := c.get("k", 2, at.Add(time.Second)); ok {
 		t.Fatal("answered at the instant the denial ends")
 	}
-	c.forget("k")
+	c.forget("k", at.Add(-time.Millisecond)) // an admission sent before the denial
+	if _, ok := c.get("k", 2, at); !ok {
+		t.Fatal("forget dropped a newer entry")
+	}
+	c.forget("k", at)
 	if _, ok := c.get("k", 2, at); ok {
 		t.Fatal("forget kept the entry")
 	}

@@ -114,8 +114,10 @@ const (
 	// SlidingWindowCounter approximates a sliding window from the counts
 	// of the current and previous aligned windows, in O(1) memory.
 	SlidingWindowCounter
-	// FixedWindow admits Rate units per window of Period aligned to the
-	// Unix epoch; up to twice Rate can pass around a window edge.
+	// FixedWindow admits Rate units per window of Period; a window opens
+	// with the first request after the previous one closed. Up to twice
+	// Rate can pass around a window edge. It is the cheapest algorithm in
+	// Redis: an admitted request costs an INCRBY and a PTTL.
 	FixedWindow
 )
 
@@ -136,5 +138,5 @@ func (a Algorithm) String() string {
 
 // code is the short form of the algorithm used in keys.
 func (a Algorithm) code() string {
-	return [...]string{"g", "sl", "sc", "fw"}[a]
+	return [...]string{"g", "sl", "sc", "f"}[a]
 }

@@ -152,6 +152,19 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 	if opts.Algorithm == SlidingWindowLog {
 		l.suffixes = append(l.suffixes, ":seq")
 	}
+	switch {
+	case opts.Algorithm == GCRA && len(l.limits) == 1:
+		l.script = gcraOne
+	case opts.Algorithm == FixedWindow && opts.Clock != nil:
+		// The window's start is stored with its count: another layout,
+		// so other keys.
+		l.script = fixedWindowClock
+		for i := range l.suffixes {
+			l.suffixes[i] += ":c"
+		}
+	case opts.Algorithm == FixedWindow && len(l.limits) == 1:
+		l.script = fixedWindowOne
+	}
 	l.space = keys.NewSpace(opts.Prefix, "rl", l.name)
 	switch {
 	case opts.DenyCacheSize == 0:
@@ -309,7 +322,7 @@ func (l *Limiter) run(ctx context.Context, key string, cost int, consume bool) (
 	}
 	if consume && l.deny != nil {
 		if res.Allowed {
-			l.deny.forget(key)
+			l.deny.forget(key, sent)
 		} else if res.RetryAfter > 0 {
 			l.deny.put(key, cost, sent, sent.Add(res.RetryAfter), res)
 		}

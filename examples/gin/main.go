@@ -24,7 +24,6 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/examples/internal/app"
 	"github.com/redisware/redisware/ginmw"
@@ -53,7 +52,7 @@ func run(cfg app.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer closeRedis()
-	h, err := newHandler(client, "")
+	h, err := newHandler(app.Backend{Client: client})
 	if err != nil {
 		return err
 	}
@@ -62,14 +61,13 @@ func run(cfg app.Config, logger *slog.Logger) error {
 	return app.Run(ctx, cfg.Addr, h, logger)
 }
 
-// newHandler returns the app's routes on client; prefix starts every Redis
-// key (empty means the library's default).
-func newHandler(client redis.UniversalClient, prefix string) (http.Handler, error) {
-	limited, err := app.NewLimited(client, prefix)
+// newHandler returns the app's routes on b.
+func newHandler(b app.Backend) (http.Handler, error) {
+	limited, err := app.NewLimited(b)
 	if err != nil {
 		return nil, err
 	}
-	orders, err := app.NewOrdersGuard(client, prefix)
+	orders, err := app.NewOrdersGuard(b)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/examples/internal/app"
 	"github.com/redisware/redisware/nethttp"
@@ -54,7 +53,7 @@ func run(cfg app.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer closeRedis()
-	h, err := newHandler(client, "")
+	h, err := newHandler(app.Backend{Client: client})
 	if err != nil {
 		return err
 	}
@@ -63,14 +62,13 @@ func run(cfg app.Config, logger *slog.Logger) error {
 	return app.Run(ctx, cfg.Addr, h, logger)
 }
 
-// newHandler returns the app's routes on client; prefix starts every Redis
-// key (empty means the library's default).
-func newHandler(client redis.UniversalClient, prefix string) (http.Handler, error) {
-	limited, err := app.NewLimited(client, prefix)
+// newHandler returns the app's routes on b.
+func newHandler(b app.Backend) (http.Handler, error) {
+	limited, err := app.NewLimited(b)
 	if err != nil {
 		return nil, err
 	}
-	orders, err := app.NewOrdersGuard(client, prefix)
+	orders, err := app.NewOrdersGuard(b)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package app
 import (
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/redisware/redisware/core/ratelimit"
 )
 
@@ -16,16 +14,16 @@ const LimitedName = "limited"
 // requests in any 10 seconds per client address (an exact sliding window
 // log, which is what clients that count for themselves check), keyed on
 // the connection's address with no trusted proxies, so X-Forwarded-For and
-// X-Real-IP cannot pick a client's budget. prefix starts every Redis key;
-// empty means the library's default. Like every redisware limiter it fails
+// X-Real-IP cannot pick a client's budget. Like every redisware limiter it fails
 // open: if Redis cannot answer, requests pass and the error is logged.
-func NewLimited(client redis.UniversalClient, prefix string) (*ratelimit.Middleware, error) {
-	l, err := ratelimit.New(client, ratelimit.Options{
+func NewLimited(b Backend) (*ratelimit.Middleware, error) {
+	l, err := ratelimit.New(b.Client, ratelimit.Options{
+		Timeout:   b.Timeout,
 		Name:      LimitedName,
 		Algorithm: ratelimit.SlidingWindowLog,
 		// A policy's one unnamed limit takes the policy's name in the headers.
 		Limits: []ratelimit.Limit{{Rate: 5, Period: 10 * time.Second}},
-		Prefix: prefix,
+		Prefix: b.Prefix,
 	})
 	if err != nil {
 		return nil, err

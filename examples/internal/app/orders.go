@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/redisware/redisware/core/idempotency"
 )
 
@@ -19,10 +17,9 @@ const OrderDelay = 200 * time.Millisecond
 
 // NewOrdersGuard returns the idempotency guard of POST /orders: the
 // Idempotency-Key is required, and the default scope applies (the
-// Authorization header's hash, else the client address). prefix starts
-// every Redis key; empty means the library's default.
-func NewOrdersGuard(client redis.UniversalClient, prefix string) (*idempotency.Guard, error) {
-	return idempotency.New(client, idempotency.Options{Name: "orders", Prefix: prefix, Required: true})
+// Authorization header's hash, else the client address).
+func NewOrdersGuard(b Backend) (*idempotency.Guard, error) {
+	return idempotency.New(b.Client, idempotency.Options{Name: "orders", Prefix: b.Prefix, Timeout: b.Timeout, Required: true})
 }
 
 // OrderRequest is the body of POST /orders.

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/redisware/redisware/examples/internal/app"
 
 	"github.com/redisware/redisware/core/redistest"
 )
@@ -27,9 +27,9 @@ import (
 // requestTimeout bounds each request the contract makes.
 const requestTimeout = 10 * time.Second
 
-// NewHandler builds an app's routes on client, with prefix starting every
-// Redis key. Each example's newHandler has this type.
-type NewHandler func(client redis.UniversalClient, prefix string) (http.Handler, error)
+// NewHandler builds an app's routes on a Backend (client, key prefix and
+// per-call timeout). Each example's newHandler has this type.
+type NewHandler func(b app.Backend) (http.Handler, error)
 
 // Run checks, as subtests of t, that the handler newHandler builds serves
 // every route of the reference app as specified. It builds the handler on a
@@ -39,7 +39,7 @@ type NewHandler func(client redis.UniversalClient, prefix string) (http.Handler,
 func Run(t *testing.T, newHandler NewHandler) {
 	t.Helper()
 	srv := redistest.New(t)
-	h, err := newHandler(srv.Client(), srv.Prefix)
+	h, err := newHandler(app.Backend{Client: srv.Client(), Prefix: srv.Prefix, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatalf("newHandler: %v", err)
 	}

@@ -1,0 +1,19 @@
+package app
+
+import (
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Backend is what the app's routes are built on.
+type Backend struct {
+	// Client is the Redis (or Redis Cluster) client.
+	Client redis.UniversalClient
+	// Prefix starts every Redis key; empty means the library's default.
+	Prefix string
+	// Timeout bounds each Redis call of the middleware; zero means the
+	// library's default (100ms). Tests raise it: they run under the race
+	// detector on busy machines, against an in-process miniredis.
+	Timeout time.Duration
+}
