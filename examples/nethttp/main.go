@@ -25,7 +25,6 @@ import (
 	"os/signal"
 	"syscall"
 
-
 	"github.com/redisware/redisware/examples/internal/app"
 	"github.com/redisware/redisware/nethttp"
 )
