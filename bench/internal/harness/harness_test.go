@@ -1,0 +1,96 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func TestCheck(t *testing.T) {
+	many, flood := Scenarios[0], Scenarios[1]
+	for _, tc := range []struct {
+		name    string
+		s       Scenario
+		tally   Tally
+		elapsed time.Duration
+		ok      bool
+	}{
+		{"all allowed", many, Tally{Decisions: 10, Allowed: 10}, time.Second, true},
+		{"one denied", many, Tally{Decisions: 10, Allowed: 9}, time.Second, false},
+		{"an error", many, Tally{Decisions: 10, Allowed: 10, Errors: 1, Err: errors.New("boom")}, time.Second, false},
+		{"flood with failures", flood, Tally{Decisions: 1000, Allowed: 100, Errors: 30, FailedOpen: 30, Err: errors.New("boom")}, time.Second, true},
+		{"flood all failed", flood, Tally{Decisions: 1000, Allowed: 0, Errors: 1000, FailedOpen: 1000, Err: errors.New("boom")}, time.Second, true},
+		{"flood with failures that consumed", flood, Tally{Decisions: 1000, Allowed: 91, Errors: 9, FailedOpen: 9, Err: errors.New("boom")}, time.Second, true},
+		{"flood too few allowed", flood, Tally{Decisions: 1000, Allowed: 90, Errors: 9, FailedOpen: 9, Err: errors.New("boom")}, time.Second, false},
+		{"flood at the limit", flood, Tally{Decisions: 1000, Allowed: 100}, time.Second, true},
+		{"flood plus refill", flood, Tally{Decisions: 1000, Allowed: 108}, 5 * time.Second, true},
+		{"flood below the burst", flood, Tally{Decisions: 1000, Allowed: 99}, time.Second, false},
+		{"flood over the limit", flood, Tally{Decisions: 1000, Allowed: 150}, 5 * time.Second, false},
+		{"flood with few decisions", flood, Tally{Decisions: 1, Allowed: 1}, time.Millisecond, true},
+	} {
+		if err := tc.s.Check(tc.tally, tc.elapsed); (err == nil) != tc.ok {
+			t.Errorf("%s: Check = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+// The counter must count what goes over the wire: an EVALSHA refused with
+// NOSCRIPT and retried as EVAL is two round trips, a pipeline one.
+func TestCounterCountsRetriesAndPipelines(t *testing.T) {
+	ctx := context.Background()
+	env, err := Open(ctx)
+	if err != nil {
+		t.Skipf("no Redis (set %s): %v", AddrEnv, err)
+	}
+	t.Cleanup(func() {
+		if _, err := env.Cleanup(ctx); err != nil {
+			t.Error(err)
+		}
+		env.Close()
+	})
+	rdb, c := env.Client(Library{}), env.Counter(Library{})
+	// A script body no server has seen: its first run is NOSCRIPT + EVAL.
+	script := redis.NewScript("-- " + env.Prefix("counter-test") + "\nreturn 1")
+	for i, want := range []int64{2, 1} {
+		before := c.RoundTrips()
+		if err := script.Run(ctx, rdb, nil).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.RoundTrips() - before; got != want {
+			t.Errorf("script run %d: %d round trips, want %d", i+1, got, want)
+		}
+	}
+	key := env.Prefix("counter-test") + "k"
+	pipeline := func() int64 {
+		before := c.RoundTrips()
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, key, "1", time.Minute)
+			p.Incr(ctx, key)
+			p.Get(ctx, key)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.RoundTrips() - before
+	}
+	// Pipelines have a connection pool of their own: the first one dials,
+	// and the handshake of the new connection goes over the wire too.
+	if got := pipeline(); got < 1 {
+		t.Errorf("first pipeline: %d round trips, want at least 1", got)
+	}
+	if got := pipeline(); got != 1 {
+		t.Errorf("pipeline: %d round trips, want 1", got)
+	}
+	n, err := env.Cleanup(ctx)
+	if err != nil || n != 1 {
+		t.Errorf("Cleanup deleted %d keys (%v), want the 1 made", n, err)
+	}
+	if !strings.HasPrefix(key, "ratebench:") {
+		t.Errorf("key %q is outside the run's prefix", key)
+	}
+}
