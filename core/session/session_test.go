@@ -1,0 +1,482 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redisware/redisware/core/redistest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func newManager(t *testing.T, srv *redistest.Server) *Manager {
+	t.Helper()
+	m := New(srv.Client())
+	m.Prefix = srv.Prefix
+	m.Timeout = 5 * time.Second // -race on two cores, many requests at once
+	m.Logger = quiet
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// app is a test handler: /put?k=v sets a value, /get?k= reads one,
+// /login?user= logs in, /renew, /logout, /incr?k=.
+func app(t *testing.T) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		q := r.URL.Query()
+		switch r.URL.Path {
+		case "/put":
+			for k, v := range q {
+				if err := s.Put(k, v[0]); err != nil {
+					t.Error(err)
+				}
+			}
+		case "/get":
+			fmt.Fprint(w, s.GetString(q.Get("k")))
+		case "/login":
+			s.Login(q.Get("user"))
+		case "/renew":
+			s.Renew()
+		case "/logout":
+			s.Destroy()
+		case "/incr":
+			n, err := s.Incr(r.Context(), q.Get("k"), 1)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			fmt.Fprint(w, n)
+		case "/user":
+			fmt.Fprint(w, s.User())
+		}
+	})
+}
+
+// client sends requests to h with one cookie, as a browser would.
+type client struct {
+	t      *testing.T
+	m      *Manager
+	h      http.Handler
+	cookie string // the session cookie's value; "" for none
+	ua     string
+}
+
+func (c *client) do(target string) *httptest.ResponseRecorder {
+	c.t.Helper()
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r.RemoteAddr = "192.0.2.1:1"
+	if c.ua != "" {
+		r.Header.Set("User-Agent", c.ua)
+	}
+	if c.cookie != "" {
+		r.AddCookie(&http.Cookie{Name: c.m.Cookie.Name, Value: c.cookie})
+	}
+	w := httptest.NewRecorder()
+	c.m.ServeHTTP(w, r, c.h)
+	for _, ck := range w.Result().Cookies() {
+		if ck.Name == c.m.Cookie.Name {
+			if ck.MaxAge < 0 {
+				c.cookie = ""
+			} else {
+				c.cookie = ck.Value
+			}
+		}
+	}
+	return w
+}
+
+func TestValuesAndTypedGetters(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	m := newManager(t, srv)
+	when := time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
+	type cart struct{ Items []string }
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		switch r.URL.Path {
+		case "/set":
+			_ = s.Put("s", "text")
+			_ = s.Put("i", 42)
+			_ = s.Put("b", true)
+			_ = s.Put("t", when)
+			_ = s.Put("raw", []byte{0, 1, 2})
+			_ = s.Put("cart", cart{Items: []string{"a", "b"}})
+			_ = s.Put("flash", "saved!")
+		case "/check":
+			var c cart
+			ok, err := s.GetJSON("cart", &c)
+			if s.GetString("s") != "text" || s.GetInt("i") != 42 || !s.GetBool("b") || !s.GetTime("t").Equal(when) ||
+				string(s.GetBytes("raw")) != "\x00\x01\x02" || !ok || err != nil || strings.Join(c.Items, ",") != "a,b" {
+				t.Errorf("values read back wrong: %v", s.Keys())
+			}
+			if s.PopString("flash") != "saved!" {
+				t.Error("flash missing")
+			}
+			s.Remove("s")
+		case "/after":
+			if s.Exists("flash") || s.Exists("s") || !s.Exists("i") {
+				t.Errorf("after pop/remove: %v", s.Keys())
+			}
+			s.Clear()
+		case "/empty":
+			if len(s.Keys()) != 0 {
+				t.Errorf("after clear: %v", s.Keys())
+			}
+		}
+	})
+	c := &client{t: t, m: m, h: h}
+	for _, p := range []string{"/set", "/check", "/after", "/empty"} {
+		if w := c.do(p); w.Code != 200 {
+			t.Fatalf("%s: %d", p, w.Code)
+		}
+	}
+}
+
+// An ID the server does not know is never adopted, and login changes the
+// ID and kills the old one.
+func TestFixation(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	m := newManager(t, srv)
+	attacker := newID()
+	c := &client{t: t, m: m, h: app(t), cookie: attacker}
+	w := c.do("/put?cart=1")
+	if c.cookie == "" || c.cookie == attacker {
+		t.Fatalf("the client-chosen ID was adopted (cookie %q)", c.cookie)
+	}
+	if w.Header().Get("Set-Cookie") == "" {
+		t.Fatal("no cookie for the new session")
+	}
+	anon := c.cookie
+	c.do("/login?user=alice")
+	if c.cookie == anon || !strings.Contains(c.cookie, ".") {
+		t.Fatalf("login did not renew the ID: %q", c.cookie)
+	}
+	if got := c.do("/get?k=cart").Body.String(); got != "1" {
+		t.Fatalf("login lost the data: %q", got)
+	}
+	old := &client{t: t, m: m, h: app(t), cookie: anon}
+	if got := old.do("/get?k=cart").Body.String(); got != "" || old.cookie != "" {
+		t.Fatalf("the pre-login ID still works: %q, cookie %q", got, old.cookie)
+	}
+	// A well-formed but unknown cookie gets told to go away.
+	stranger := &client{t: t, m: m, h: app(t), cookie: newID()}
+	w = stranger.do("/get?k=x")
+	if sc := w.Header().Get("Set-Cookie"); !strings.Contains(sc, "Max-Age=0") {
+		t.Fatalf("unknown cookie not cleared: %q", sc)
+	}
+	// Renew keeps the user and the data, and kills the previous ID.
+	before := c.cookie
+	c.do("/renew")
+	if c.cookie == before || c.do("/user").Body.String() != "alice" || c.do("/get?k=cart").Body.String() != "1" {
+		t.Fatalf("renew: cookie %q", c.cookie)
+	}
+	if got := (&client{t: t, m: m, h: app(t), cookie: before}).do("/user").Body.String(); got != "" {
+		t.Fatalf("the renewed-away ID still works for %q", got)
+	}
+}
+
+// 100 concurrent requests in one session, each setting its own key: all
+// 100 keys are kept.
+func TestConcurrentChangesAllKept(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	m := newManager(t, srv)
+	c := &client{t: t, m: m, h: app(t)}
+	c.do("/put?start=1")
+	var wg sync.WaitGroup
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cc := &client{t: t, m: m, h: app(t), cookie: c.cookie}
+			if w := cc.do(fmt.Sprintf("/put?k%d=%d", i, i)); w.Code != 200 {
+				t.Errorf("request %d: %d", i, w.Code)
+			}
+		}(i)
+	}
+	wg.Wait()
+	var keys []string
+	check := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { keys = FromContext(r.Context()).Keys() })
+	(&client{t: t, m: m, h: check, cookie: c.cookie}).do("/")
+	if len(keys) != 101 {
+		t.Fatalf("%d keys kept, want 101 (start + 100): %v", len(keys), keys)
+	}
+	// and Incr is exact under concurrency
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			(&client{t: t, m: m, h: app(t), cookie: c.cookie}).do("/incr?k=n")
+		}()
+	}
+	wg.Wait()
+	if got := (&client{t: t, m: m, h: app(t), cookie: c.cookie}).do("/incr?k=n").Body.String(); got != "51" {
+		t.Fatalf("after 50 concurrent increments and one more: %s", got)
+	}
+}
+
+// A request in flight when the session is destroyed cannot bring it back.
+func TestDestroyWhileInFlight(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	m := newManager(t, srv)
+	c := &client{t: t, m: m, h: app(t)}
+	c.do("/login?user=bob")
+	c.do("/put?a=1")
+	cookie := c.cookie
+	loaded := make(chan struct{})
+	release := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(loaded)
+		<-release
+		_ = FromContext(r.Context()).Put("late", "write")
+	})
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- (&client{t: t, m: m, h: slow, cookie: cookie}).do("/") }()
+	<-loaded
+	c.do("/logout")
+	if c.cookie != "" {
+		t.Fatal("logout did not clear the cookie")
+	}
+	close(release)
+	w := <-done
+	if sc := w.Header().Get("Set-Cookie"); !strings.Contains(sc, "Max-Age=0") {
+		t.Fatalf("the in-flight request did not learn the session was gone: %q", sc)
+	}
+	n, err := srv.Client().Exists(context.Background(), m.key(mustRef(t, cookie))).Result()
+	if err != nil || n != 0 {
+		t.Fatalf("the destroyed session came back (exists=%d, %v)", n, err)
+	}
+	if got := (&client{t: t, m: m, h: app(t), cookie: cookie}).do("/get?k=late").Body.String(); got != "" {
+		t.Fatalf("late write visible: %q", got)
+	}
+}
+
+func mustRef(t *testing.T, cookie string) ref {
+	_, r, ok := parseCookie(cookie)
+	if !ok {
+		t.Fatalf("bad cookie %q", cookie)
+	}
+	return r
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// Idle and absolute expiry, on a controlled clock, and the cookie's exact
+// attributes.
+func TestExpiryAndCookie(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	m := newManager(t, srv)
+	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	m.Clock = clk.Now
+	m.IdleTimeout = 10 * time.Minute
+	m.Lifetime = time.Hour
+	c := &client{t: t, m: m, h: app(t)}
+	w := c.do("/put?a=1")
+	if got := w.Header().Get("Set-Cookie"); got != "session="+c.cookie+"; Path=/; Max-Age=600; HttpOnly; Secure; SameSite=Lax" {
+		t.Fatalf("cookie %q", got)
+	}
+	if w.Header().Get("Vary") != "Cookie" {
+		t.Fatalf("Vary %q", w.Header().Get("Vary"))
+	}
+	// Activity every 9 minutes keeps it alive past the idle timeout...
+	for i := 0; i < 5; i++ {
+		clk.Add(9 * time.Minute)
+		if got := c.do("/get?k=a").Body.String(); got != "1" {
+			t.Fatalf("after %d idle periods under the limit: %q", i+1, got)
+		}
+	}
+	// ...up to the absolute lifetime: at 45 min, 15 remain, so Max-Age is
+	// the idle 600 s; at 54 min only 6 min remain.
+	clk.Add(9 * time.Minute)
+	w = c.do("/get?k=a")
+	if got := w.Header().Get("Set-Cookie"); !strings.Contains(got, "Max-Age=360;") {
+		t.Fatalf("Max-Age does not follow the absolute deadline: %q", got)
+	}
+	clk.Add(6 * time.Minute) // 60 min: the lifetime is over
+	if got := c.do("/get?k=a").Body.String(); got != "" {
+		t.Fatalf("alive past its lifetime: %q", got)
+	}
+	// Idle expiry.
+	c = &client{t: t, m: m, h: app(t)}
+	c.do("/put?a=2")
+	clk.Add(10 * time.Minute)
+	if got := c.do("/get?k=a").Body.String(); got != "" {
+		t.Fatalf("alive after 10 idle minutes: %q", got)
+	}
+
+	// Other cookie settings.
+	m2 := newManager(t, srv)
+	m2.Cookie = CookieOptions{HostPrefix: true, Partitioned: true, SameSite: http.SameSiteStrictMode}
+	m2.once = sync.Once{}
+	if err := m2.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := &client{t: t, m: m2, h: app(t)}
+	w = c2.do("/put?a=1")
+	if got := w.Header().Get("Set-Cookie"); got != "__Host-session="+c2.cookie+"; Path=/; Max-Age=1800; HttpOnly; Secure; SameSite=Strict; Partitioned" {
+		t.Fatalf("cookie %q", got)
+	}
+	m3 := newManager(t, srv)
+	m3.Cookie = CookieOptions{SessionOnly: true, Domain: "example.com"}
+	m3.once = sync.Once{}
+	c3 := &client{t: t, m: m3, h: app(t)}
+	w = c3.do("/put?a=1")
+	if got := w.Header().Get("Set-Cookie"); got != "session="+c3.cookie+"; Path=/; Domain=example.com; HttpOnly; Secure; SameSite=Lax" {
+		t.Fatalf("cookie %q", got)
+	}
+	bad := New(srv.Client())
+	bad.Cookie = CookieOptions{HostPrefix: true, Domain: "example.com"}
+	if bad.Validate() == nil {
+		t.Fatal("__Host- with a Domain accepted")
+	}
+}
+
+// Log out everywhere: 20 sessions of one user, made through 4 instances,
+// all die at once.
+func TestRevokeAll(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	var managers []*Manager
+	for i := 0; i < 4; i++ {
+		managers = append(managers, newManager(t, srv))
+	}
+	var clients []*client
+	for i := 0; i < 20; i++ {
+		c := &client{t: t, m: managers[i%4], h: app(t), ua: fmt.Sprintf("device-%d", i)}
+		c.do("/login?user=carol")
+		c.do(fmt.Sprintf("/put?n=%d", i))
+		clients = append(clients, c)
+	}
+	other := &client{t: t, m: managers[0], h: app(t)}
+	other.do("/login?user=dave")
+	list, err := managers[1].ListSessions(context.Background(), "carol")
+	if err != nil || len(list) != 20 {
+		t.Fatalf("list: %d sessions, %v", len(list), err)
+	}
+	if list[0].UserAgent == "" || list[0].Addr != "192.0.2.1" || list[0].Ref == "" {
+		t.Fatalf("metadata: %+v", list[0])
+	}
+	// Revoke one.
+	if ok, err := managers[2].Revoke(context.Background(), "carol", list[0].Ref); !ok || err != nil {
+		t.Fatalf("revoke one: %v %v", ok, err)
+	}
+	n, err := managers[3].RevokeAll(context.Background(), "carol")
+	if err != nil || n != 19 {
+		t.Fatalf("RevokeAll = %d, %v; want 19", n, err)
+	}
+	for i, c := range clients {
+		if got := c.do("/user").Body.String(); got != "" {
+			t.Fatalf("session %d survived as %q", i, got)
+		}
+	}
+	if got := other.do("/user").Body.String(); got != "dave" {
+		t.Fatalf("another user's session died: %q", got)
+	}
+	if list, _ := managers[0].ListSessions(context.Background(), "carol"); len(list) != 0 {
+		t.Fatalf("%d sessions listed after RevokeAll", len(list))
+	}
+}
+
+func TestMaxSessionsPerUser(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	m := newManager(t, srv)
+	m.MaxSessionsPerUser = 3
+	var cs []*client
+	for i := 0; i < 5; i++ {
+		c := &client{t: t, m: m, h: app(t)}
+		c.do("/login?user=erin")
+		cs = append(cs, c)
+	}
+	alive := 0
+	for i, c := range cs {
+		if c.do("/user").Body.String() == "erin" {
+			alive++
+			if i < 2 {
+				t.Fatalf("session %d, among the oldest, survived the cap", i)
+			}
+		}
+	}
+	if alive != 3 {
+		t.Fatalf("%d sessions alive, cap is 3", alive)
+	}
+}
+
+// When Redis cannot answer, the request gets 503 and the stored session is
+// untouched; nobody is logged out.
+func TestStoreDown(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	m := newManager(t, srv)
+	c := &client{t: t, m: m, h: app(t)}
+	c.do("/login?user=frank")
+	c.do("/put?a=1")
+	down := New(redistest.Hung(t))
+	down.Timeout = 50 * time.Millisecond
+	down.Logger = quiet
+	var ran atomic.Bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran.Store(true) })
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(&http.Cookie{Name: "session", Value: c.cookie})
+	w := httptest.NewRecorder()
+	down.ServeHTTP(w, r, h)
+	if w.Code != http.StatusServiceUnavailable || ran.Load() || w.Header().Get("Set-Cookie") != "" {
+		t.Fatalf("status %d, handler ran %v, cookie %q", w.Code, ran.Load(), w.Header().Get("Set-Cookie"))
+	}
+	if got := c.do("/get?k=a").Body.String(); got != "1" || c.do("/user").Body.String() != "frank" {
+		t.Fatalf("the session was harmed: %q", got)
+	}
+}
+
+func TestRedisHoldsNoID(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	m := newManager(t, srv)
+	c := &client{t: t, m: m, h: app(t)}
+	c.do("/login?user=gina")
+	id, _, _ := parseCookie(c.cookie)
+	ctx := context.Background()
+	var found []string
+	iter := srv.Client().Scan(ctx, 0, srv.Prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		found = append(found, iter.Val())
+		if strings.Contains(iter.Val(), id) {
+			t.Fatalf("a key holds the session ID: %s", iter.Val())
+		}
+	}
+	if len(found) == 0 && srv.Topology != redistest.Cluster {
+		t.Fatal("no keys found: the test proved nothing")
+	}
+	for _, k := range found {
+		vals, _ := srv.Client().HGetAll(ctx, k).Result()
+		for f, v := range vals {
+			if strings.Contains(v, id) || strings.Contains(f, id) {
+				t.Fatalf("%s holds the ID", k)
+			}
+		}
+		if ttl := srv.Client().PTTL(ctx, k).Val(); ttl <= 0 {
+			t.Fatalf("%s has no TTL", k)
+		}
+	}
+}
