@@ -1,0 +1,112 @@
+package conformance_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redisware/redisware/core/redistest"
+	"github.com/redisware/redisware/core/session"
+	"github.com/redisware/redisware/internal/conformance"
+)
+
+func TestSessionConformance(t *testing.T) {
+	t.Parallel()
+	for _, a := range conformance.SessionAdapters() {
+		t.Run(a.Name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.New(t)
+			m := session.New(srv.Client())
+			m.Prefix, m.Timeout, m.Logger = srv.Prefix, 5*time.Second, quiet
+			var runs atomic.Int64
+			h := a.Mount(m, func(s *session.Session, w http.ResponseWriter, r *http.Request) {
+				runs.Add(1)
+				switch r.URL.Query().Get("do") {
+				case "put":
+					_ = s.Put("name", r.URL.Query().Get("v"))
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusCreated)
+					_, _ = w.Write([]byte(`{"ok":true}`))
+				case "login":
+					s.Login(r.URL.Query().Get("user"))
+				case "logout":
+					s.Destroy()
+				default:
+					_ = json.NewEncoder(w).Encode(map[string]string{"name": s.GetString("name"), "user": s.User()})
+				}
+			}, "/s")
+			cookie := ""
+			do := func(method, query string, want int) *httptest.ResponseRecorder {
+				t.Helper()
+				r := httptest.NewRequest(method, "/s?"+query, nil)
+				if cookie != "" {
+					r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != want {
+					t.Fatalf("%s ?%s: status %d, want %d; body %s", method, query, w.Code, want, w.Body)
+				}
+				for _, c := range w.Result().Cookies() {
+					if c.Name == "session" {
+						cookie = c.Value
+						if c.MaxAge < 0 {
+							cookie = ""
+						}
+					}
+				}
+				return w
+			}
+			w := do(http.MethodPost, "do=put&v=ann", http.StatusCreated)
+			sc := w.Header().Get("Set-Cookie")
+			if want := "session=" + cookie + "; Path=/; Max-Age=1800; HttpOnly; Secure; SameSite=Lax"; sc != want || cookie == "" {
+				t.Fatalf("Set-Cookie %q, want %q", sc, want)
+			}
+			if w.Header().Get("Content-Type") != "application/json" || w.Body.String() != `{"ok":true}` || w.Header().Get("Vary") != "Cookie" {
+				t.Fatalf("the handler's response was changed: %v %q", w.Header(), w.Body)
+			}
+			if got := do(http.MethodGet, "", 200).Body.String(); !strings.Contains(got, `"name":"ann"`) {
+				t.Fatalf("value not kept: %s", got)
+			}
+			anon := cookie
+			do(http.MethodPost, "do=login&user=u1", 200)
+			if cookie == anon || cookie == "" {
+				t.Fatal("login did not renew the cookie")
+			}
+			if got := do(http.MethodGet, "", 200).Body.String(); !strings.Contains(got, `"user":"u1"`) || !strings.Contains(got, `"name":"ann"`) {
+				t.Fatalf("after login: %s", got)
+			}
+			loggedIn := cookie
+			cookie = anon
+			if got := do(http.MethodGet, "", 200).Body.String(); strings.Contains(got, "ann") || cookie != "" {
+				t.Fatalf("the pre-login cookie still works: %s (cookie %q)", got, cookie)
+			}
+			cookie = loggedIn
+			w = do(http.MethodPost, "do=logout", 200)
+			if !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") || cookie != "" {
+				t.Fatalf("logout cookie %q", w.Header().Get("Set-Cookie"))
+			}
+			cookie = loggedIn
+			if got := do(http.MethodGet, "", 200).Body.String(); strings.Contains(got, "u1") {
+				t.Fatalf("the session survived logout: %s", got)
+			}
+
+			// Store down: 503 problem, handler not run.
+			down := session.New(redistest.Hung(t))
+			down.Timeout, down.Logger = 30*time.Millisecond, quiet
+			dh := a.Mount(down, func(s *session.Session, w http.ResponseWriter, r *http.Request) { runs.Add(1000) }, "/s")
+			r := httptest.NewRequest(http.MethodGet, "/s", nil)
+			r.AddCookie(&http.Cookie{Name: "session", Value: anon})
+			rec := httptest.NewRecorder()
+			before := runs.Load()
+			dh.ServeHTTP(rec, r)
+			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Content-Type") != "application/problem+json" || runs.Load() != before {
+				t.Fatalf("store down: %d %q, handler ran %v", rec.Code, rec.Header().Get("Content-Type"), runs.Load() != before)
+			}
+		})
+	}
+}
