@@ -73,6 +73,10 @@ func newHandler(b app.Backend) (http.Handler, error) {
 		return nil, err
 	}
 	book := &app.Orders{}
+	sessions, err := app.NewSessions(b)
+	if err != nil {
+		return nil, err
+	}
 	e := echo.New()
 	// Errors with a plain message become {"error": message}, as in the
 	// other two apps; the middleware's problem+json rejections keep their
@@ -113,5 +117,54 @@ func newHandler(b app.Backend) (http.Handler, error) {
 		}
 		return c.JSON(http.StatusCreated, book.Create(c.Request().Context(), req))
 	}, echomw.Idempotency(orders))
+	// Per route, not e.Group("", ...): an Echo group with middleware adds
+	// catch-all routes of its own.
+	withSession := echomw.Session(sessions)
+	e.POST("/login", func(c echo.Context) error {
+		user, err := app.LoginUser(c.Request())
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		}
+		echomw.SessionFrom(c).Login(user)
+		return c.JSON(http.StatusOK, map[string]string{"user": user})
+	}, withSession)
+	e.GET("/me", func(c echo.Context) error {
+		s := echomw.SessionFrom(c)
+		if s.User() == "" {
+			return echo.NewHTTPError(http.StatusUnauthorized, "not logged in")
+		}
+		visits, err := s.Incr(c.Request().Context(), "visits", 1)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "sessions unavailable")
+		}
+		return c.JSON(http.StatusOK, map[string]any{"user": s.User(), "visits": visits})
+	}, withSession)
+	e.POST("/logout", func(c echo.Context) error {
+		echomw.SessionFrom(c).Destroy()
+		return c.JSON(http.StatusOK, map[string]bool{"ok": true})
+	}, withSession)
+	e.POST("/logout-all", func(c echo.Context) error {
+		s := echomw.SessionFrom(c)
+		if s.User() == "" {
+			return echo.NewHTTPError(http.StatusUnauthorized, "not logged in")
+		}
+		n, err := sessions.RevokeAll(c.Request().Context(), s.User())
+		if err != nil {
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "sessions unavailable")
+		}
+		s.Destroy() // already revoked; this clears the cookie
+		return c.JSON(http.StatusOK, map[string]int{"revoked": n})
+	}, withSession)
+	e.GET("/sessions", func(c echo.Context) error {
+		s := echomw.SessionFrom(c)
+		if s.User() == "" {
+			return echo.NewHTTPError(http.StatusUnauthorized, "not logged in")
+		}
+		list, err := sessions.ListSessions(c.Request().Context(), s.User())
+		if err != nil {
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "sessions unavailable")
+		}
+		return c.JSON(http.StatusOK, app.SessionViews(list, s))
+	}, withSession)
 	return e, nil
 }

@@ -72,6 +72,10 @@ func newHandler(b app.Backend) (http.Handler, error) {
 		return nil, err
 	}
 	book := &app.Orders{}
+	sessions, err := app.NewSessions(b)
+	if err != nil {
+		return nil, err
+	}
 	gin.SetMode(gin.ReleaseMode) // no debug route listing, in main or in tests
 	r := gin.New()
 	r.Use(gin.Recovery())
@@ -97,6 +101,60 @@ func newHandler(b app.Backend) (http.Handler, error) {
 			return
 		}
 		c.JSON(http.StatusCreated, book.Create(c.Request.Context(), req))
+	})
+	auth := r.Group("/", ginmw.Session(sessions))
+	auth.POST("/login", func(c *gin.Context) {
+		user, err := app.LoginUser(c.Request)
+		if err != nil {
+			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+			return
+		}
+		ginmw.SessionFrom(c).Login(user)
+		c.JSON(http.StatusOK, gin.H{"user": user})
+	})
+	auth.GET("/me", func(c *gin.Context) {
+		s := ginmw.SessionFrom(c)
+		if s.User() == "" {
+			c.JSON(http.StatusUnauthorized, gin.H{"error": "not logged in"})
+			return
+		}
+		visits, err := s.Incr(c.Request.Context(), "visits", 1)
+		if err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "sessions unavailable"})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"user": s.User(), "visits": visits})
+	})
+	auth.POST("/logout", func(c *gin.Context) {
+		ginmw.SessionFrom(c).Destroy()
+		c.JSON(http.StatusOK, gin.H{"ok": true})
+	})
+	auth.POST("/logout-all", func(c *gin.Context) {
+		s := ginmw.SessionFrom(c)
+		if s.User() == "" {
+			c.JSON(http.StatusUnauthorized, gin.H{"error": "not logged in"})
+			return
+		}
+		n, err := sessions.RevokeAll(c.Request.Context(), s.User())
+		if err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "sessions unavailable"})
+			return
+		}
+		s.Destroy() // already revoked; this clears the cookie
+		c.JSON(http.StatusOK, gin.H{"revoked": n})
+	})
+	auth.GET("/sessions", func(c *gin.Context) {
+		s := ginmw.SessionFrom(c)
+		if s.User() == "" {
+			c.JSON(http.StatusUnauthorized, gin.H{"error": "not logged in"})
+			return
+		}
+		list, err := sessions.ListSessions(c.Request.Context(), s.User())
+		if err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "sessions unavailable"})
+			return
+		}
+		c.JSON(http.StatusOK, app.SessionViews(list, s))
 	})
 	return r, nil
 }

@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redisware/redisware/core/session"
 	"github.com/redisware/redisware/examples/internal/app"
 	"github.com/redisware/redisware/nethttp"
 )
@@ -72,6 +73,11 @@ func newHandler(b app.Backend) (http.Handler, error) {
 		return nil, err
 	}
 	book := &app.Orders{}
+	sessions, err := app.NewSessions(b)
+	if err != nil {
+		return nil, err
+	}
+	withSession := nethttp.Session(sessions)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
@@ -94,7 +100,66 @@ func newHandler(b app.Backend) (http.Handler, error) {
 		b, _ := json.Marshal(book.Create(r.Context(), req))
 		writeJSON(w, http.StatusCreated, string(b))
 	})))
+	mux.Handle("POST /login", withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, err := app.LoginUser(r)
+		if err != nil {
+			writeJSONValue(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		session.FromContext(r.Context()).Login(user)
+		writeJSONValue(w, http.StatusOK, map[string]string{"user": user})
+	})))
+	mux.Handle("GET /me", withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if s.User() == "" {
+			writeJSONValue(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
+			return
+		}
+		visits, err := s.Incr(r.Context(), "visits", 1)
+		if err != nil {
+			writeJSONValue(w, http.StatusServiceUnavailable, map[string]string{"error": "sessions unavailable"})
+			return
+		}
+		writeJSONValue(w, http.StatusOK, map[string]any{"user": s.User(), "visits": visits})
+	})))
+	mux.Handle("POST /logout", withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		session.FromContext(r.Context()).Destroy()
+		writeJSONValue(w, http.StatusOK, map[string]bool{"ok": true})
+	})))
+	mux.Handle("POST /logout-all", withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if s.User() == "" {
+			writeJSONValue(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
+			return
+		}
+		n, err := sessions.RevokeAll(r.Context(), s.User())
+		if err != nil {
+			writeJSONValue(w, http.StatusServiceUnavailable, map[string]string{"error": "sessions unavailable"})
+			return
+		}
+		s.Destroy() // already revoked; this clears the cookie
+		writeJSONValue(w, http.StatusOK, map[string]int{"revoked": n})
+	})))
+	mux.Handle("GET /sessions", withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if s.User() == "" {
+			writeJSONValue(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
+			return
+		}
+		list, err := sessions.ListSessions(r.Context(), s.User())
+		if err != nil {
+			writeJSONValue(w, http.StatusServiceUnavailable, map[string]string{"error": "sessions unavailable"})
+			return
+		}
+		writeJSONValue(w, http.StatusOK, app.SessionViews(list, s))
+	})))
 	return mux, nil
+}
+
+// writeJSONValue sends v as JSON with status.
+func writeJSONValue(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	writeJSON(w, status, string(b))
 }
 
 // writeJSON sends body, which must be JSON, with status.

@@ -53,6 +53,7 @@ func Run(t *testing.T, newHandler NewHandler) {
 	t.Run("unknown route", func(t *testing.T) { testUnknownRoute(t, c) })
 	t.Run("limited", func(t *testing.T) { testLimited(t, c) })
 	t.Run("orders", func(t *testing.T) { testOrders(t, c) })
+	t.Run("sessions", func(t *testing.T) { testSessions(t, c) })
 }
 
 func testHealthz(t *testing.T, c *client) {
