@@ -1,8 +1,8 @@
 -- Create a session under a fresh ID, and record it in its user's index when
 -- it belongs to one, evicting the user's oldest sessions over the cap.
 -- KEYS[1]  the new session (see load.lua)
--- KEYS[2]  the user's index, a sorted set of session hashes scored by creation
---          time; present only for a session bound to a user. Every session of a
+-- KEYS[2]  the user's index, a sorted set of session hashes in creation order
+--          (scored by creation time in ms, made unique); present only for a session bound to a user. Every session of a
 --          user shares the user's hash tag, so the sessions this script evicts,
 --          whose keys it derives from ARGV[5], are in the same slot.
 -- ARGV[1]  now in milliseconds, or ""; ARGV[2] idle timeout ms (0: none);
@@ -28,7 +28,11 @@ if idle > 0 and idle < ttl then ttl = idle end
 redis.call('PEXPIRE', KEYS[1], ttl)
 if KEYS[2] then
   local base, cap = ARGV[5], tonumber(ARGV[7])
-  redis.call('ZADD', KEYS[2], created, ARGV[6])
+  -- scores order the index strictly, even for logins within one millisecond
+  local score = created
+  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  if last[2] and tonumber(last[2]) >= score then score = tonumber(last[2]) + 1 end
+  redis.call('ZADD', KEYS[2], score, ARGV[6])
   -- forget sessions that have expired, then evict the oldest over the cap
   for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
     if redis.call('EXISTS', base .. m) == 0 then redis.call('ZREM', KEYS[2], m) end
