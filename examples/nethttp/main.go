@@ -1,9 +1,8 @@
-// Command nethttp is the redisware reference app on net/http alone. It
-// serves the same routes as examples/gin and examples/echo:
-//
-//	GET /healthz   200 {"status":"ok"}, never rate limited
-//	GET /limited   200 {"ok":true}; the 6th request within 10 s from one
-//	               address gets 429 application/problem+json
+// Command nethttp is the redisware reference app on net/http alone. It serves the same
+// routes, with the same behaviour, as examples/gin and examples/echo; examples/README.md lists them:
+// GET /healthz, GET /limited (rate limited), POST /orders (Idempotency-Key),
+// POST /login, GET /me, POST /logout, POST /logout-all and GET /sessions
+// (sessions).
 //
 // Run it with no Redis at all (it starts an embedded miniredis), or point
 // it at one with REDIS_URL or REDIS_CLUSTER_ADDRS:
@@ -13,70 +12,24 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/redisware/redisware/core/session"
 	"github.com/redisware/redisware/examples/internal/app"
 	"github.com/redisware/redisware/nethttp"
 )
 
-func main() {
-	cfg, err := app.Load(os.Args[1:], os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		os.Exit(2)
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("app", "nethttp")
-	slog.SetDefault(logger) // the limiter reports Redis failures here
-	if err := run(cfg, logger); err != nil {
-		logger.Error("exiting", "error", err)
-		os.Exit(1)
-	}
-}
-
-func run(cfg app.Config, logger *slog.Logger) error {
-	client, closeRedis, err := app.Connect(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer closeRedis()
-	h, err := newHandler(app.Backend{Client: client})
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return app.Run(ctx, cfg.Addr, h, logger)
-}
+func main() { app.Main("nethttp", newHandler) }
 
 // newHandler returns the app's routes on b.
 func newHandler(b app.Backend) (http.Handler, error) {
-	limited, err := app.NewLimited(b)
+	d, err := app.NewDeps(b)
 	if err != nil {
 		return nil, err
 	}
-	orders, err := app.NewOrdersGuard(b)
-	if err != nil {
-		return nil, err
-	}
-	book := &app.Orders{}
-	sessions, err := app.NewSessions(b)
-	if err != nil {
-		return nil, err
-	}
+	limited, orders, book, sessions := d.Limited, d.Orders, d.Book, d.Sessions
 	withSession := nethttp.Session(sessions)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
