@@ -226,7 +226,9 @@ func TestServerTime(t *testing.T) {
 				}
 			}
 			res, err := l.Allow(ctx, "k")
-			if err != nil || res.Allowed || res.RetryAfter <= 0 || res.RetryAfter > time.Hour {
+			// The sliding counter may weigh the previous window too: up to
+			// two periods.
+			if err != nil || res.Allowed || res.RetryAfter <= 0 || res.RetryAfter > 2*time.Hour {
 				t.Fatalf("fourth: %+v %v", res, err)
 			}
 		})

@@ -219,14 +219,19 @@ func (m *Manager) fail(ctx context.Context, what string, err error) error {
 func (m *Manager) run(ctx context.Context, s *redis.Script, ks []string, args ...interface{}) (interface{}, error) {
 	var v interface{}
 	err := m.call.Do(ctx, func(ctx context.Context) error {
-		var err error
-		v, err = s.Run(ctx, m.client, ks, args...).Result()
+		r, err := s.Run(ctx, m.client, ks, args...).Result()
 		if errors.Is(err, redis.Nil) {
-			v, err = nil, nil
+			r, err = nil, nil
 		}
+		v = r
 		return err
 	})
-	return v, err
+	if err != nil {
+		// On a deadline the call may still finish in the background and
+		// write v: never read it then.
+		return nil, err
+	}
+	return v, nil
 }
 
 // ids
