@@ -20,12 +20,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/redisware/redisware/core/internal/capture"
 	"github.com/redisware/redisware/core/internal/clientip"
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/problem"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
 var (
@@ -117,8 +120,17 @@ type Options struct {
 	// OnError, when set, is called with every Redis failure.
 	OnError func(ctx context.Context, err error)
 	// Logger receives warnings for Redis failures and lost claims. Zero
-	// means slog.Default().
+	// means slog.Default(). Idempotency keys never appear in its lines.
 	Logger *slog.Logger
+	// MeterProvider receives the guard's metrics
+	// (redisware.idempotency.requests by guard and outcome: claimed,
+	// replayed, conflict, mismatch, invalid, too_large, unavailable,
+	// unguarded; redisware.redis.duration). Zero means the global
+	// provider, a no-op until the application installs an SDK.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span per guarded request. Zero means the
+	// global provider.
+	TracerProvider trace.TracerProvider
 }
 
 // Guard makes retried requests safe: the first request with a key runs,
@@ -131,6 +143,7 @@ type Guard struct {
 	methods map[string]bool
 	ip      *clientip.Resolver
 	logger  *slog.Logger
+	tel     *instruments
 }
 
 // New returns a Guard on client.
@@ -188,6 +201,7 @@ func New(client redis.UniversalClient, opts Options) (*Guard, error) {
 	if g.logger == nil {
 		g.logger = slog.Default()
 	}
+	g.tel = newInstruments(opts)
 	for _, m := range opts.Methods {
 		g.methods[strings.ToUpper(m)] = true
 	}
@@ -245,6 +259,30 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Hand
 // request was served: by next, or by replaying a stored response. route
 // is the framework's route pattern; "" means the path.
 func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, next http.Handler) *Rejection {
+	t := g.tel.t
+	if !t.On {
+		var outcome string
+		return g.serve(w, r, route, next, &outcome)
+	}
+	ctx, span := t.Tracer.Start(r.Context(), "redisware.idempotency", g.tel.spanStart...)
+	if span.IsRecording() {
+		r = r.WithContext(ctx)
+	}
+	outcome := ""
+	rej := g.serve(w, r, route, next, &outcome)
+	if rej != nil {
+		outcome = rejectionOutcome(rej.Status)
+	}
+	g.tel.requests.Add(r.Context(), 1, g.tel.outcomes[outcome])
+	if span.IsRecording() {
+		span.SetAttributes(telemetry.Outcome.String(outcome))
+	}
+	span.End()
+	return rej
+}
+
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, route string, next http.Handler, outcome *string) *Rejection {
+	*outcome = outcomeUnguarded
 	if !g.methods[r.Method] {
 		next.ServeHTTP(w, r)
 		return nil
@@ -273,7 +311,7 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, next
 	token := newToken()
 
 	var reply []interface{}
-	err = g.call.Do(r.Context(), func(ctx context.Context) error {
+	err = g.call.DoMeasured(r.Context(), g.tel.claim, func(ctx context.Context) error {
 		v, err := claimScript.Run(ctx, g.client, []string{recordKey}, token, fp, g.opts.ClaimTTL.Milliseconds()).Slice()
 		reply = v
 		return err
@@ -282,6 +320,7 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, next
 		return g.unavailable(r.Context(), err)
 	}
 	if len(reply) == 1 {
+		*outcome = outcomeClaimed
 		g.run(w, r, recordKey, token, next)
 		return nil
 	}
@@ -303,6 +342,7 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, next
 		return &Rejection{Status: http.StatusConflict, RetryAfter: 1,
 			Detail: "A request with this " + g.opts.Header + " is still being processed; retry shortly."}
 	}
+	*outcome = outcomeReplayed
 	return g.replay(w, r, resp)
 }
 
@@ -345,7 +385,7 @@ func (g *Guard) run(w http.ResponseWriter, r *http.Request, recordKey, token str
 	// A fresh context: the client may have gone, but the record must
 	// still be completed, or a retry would block until the claim expires.
 	ctx := context.WithoutCancel(r.Context())
-	err := g.call.Do(ctx, func(ctx context.Context) error {
+	err := g.call.DoMeasured(ctx, g.tel.store, func(ctx context.Context) error {
 		v, err := storeScript.Run(ctx, g.client, []string{recordKey}, token, resp.encode(), g.opts.Retention.Milliseconds()).Int64()
 		stored = v
 		return err
@@ -376,7 +416,7 @@ func (g *Guard) keepClaim(ctx context.Context, recordKey, token string) (stop fu
 			case <-t.C:
 			}
 			var ok int64
-			err := g.call.Do(ctx, func(ctx context.Context) error {
+			err := g.call.DoMeasured(ctx, g.tel.refresh, func(ctx context.Context) error {
 				v, err := refreshScript.Run(ctx, g.client, []string{recordKey}, token, g.opts.ClaimTTL.Milliseconds()).Int64()
 				ok = v
 				return err
@@ -396,7 +436,7 @@ func (g *Guard) keepClaim(ctx context.Context, recordKey, token string) (stop fu
 
 func (g *Guard) release(recordKey, token string) {
 	ctx := context.Background()
-	err := g.call.Do(ctx, func(ctx context.Context) error {
+	err := g.call.DoMeasured(ctx, g.tel.release, func(ctx context.Context) error {
 		return releaseScript.Run(ctx, g.client, []string{recordKey}, token).Err()
 	})
 	if err != nil {
@@ -423,7 +463,7 @@ func (g *Guard) wait(ctx context.Context, recordKey string) (st, resp string, er
 		}
 		pause = min(pause*2, 500*time.Millisecond)
 		var v []interface{}
-		err := g.call.Do(ctx, func(ctx context.Context) error {
+		err := g.call.DoMeasured(ctx, g.tel.wait, func(ctx context.Context) error {
 			var err error
 			v, err = g.client.HMGet(ctx, recordKey, "st", "resp").Result()
 			return err

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
@@ -73,6 +75,16 @@ type Options struct {
 	// cache is exact: it never denies what Redis would admit. Zero means
 	// DefaultDenyCacheSize entries; negative disables it.
 	DenyCacheSize int
+	// MeterProvider receives the limiter's metrics
+	// (redisware.ratelimit.decisions by policy and outcome,
+	// redisware.ratelimit.deny_cache.hits, redisware.redis.duration). Zero
+	// means the global provider, a no-op until the application installs
+	// an SDK. The no-op providers of go.opentelemetry.io/otel/metric/noop
+	// and trace/noop, given together, switch instrumentation off.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span per middleware decision. Zero means
+	// the global provider.
+	TracerProvider trace.TracerProvider
 }
 
 // Limiter checks requests against a set of limits kept in Redis. It is safe
@@ -92,6 +104,7 @@ type Limiter struct {
 	logger     *slog.Logger
 	clock      func() time.Time
 	deny       *denyCache
+	tel        *instruments
 }
 
 // New returns a Limiter on client, or an error wrapping ErrInvalidLimit
@@ -166,6 +179,7 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 		l.script = fixedWindowOne
 	}
 	l.space = keys.NewSpace(opts.Prefix, "rl", l.name)
+	l.tel = newInstruments(l.name, opts)
 	switch {
 	case opts.DenyCacheSize == 0:
 		l.deny = newDenyCache(DefaultDenyCacheSize)
@@ -244,7 +258,7 @@ func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
 // wrapping ErrRedis together with a Result whose Allowed follows the
 // failure policy; the error has already gone to OnError and the Logger.
 func (l *Limiter) AllowN(ctx context.Context, key string, cost int) (Result, error) {
-	return l.run(ctx, key, cost, true)
+	return l.run(ctx, key, cost, true, false)
 }
 
 // Peek reports what Allow would answer for key, without consuming anything.
@@ -255,7 +269,7 @@ func (l *Limiter) Peek(ctx context.Context, key string) (Result, error) {
 // PeekN reports what AllowN would answer for key and cost, without
 // consuming anything; Remaining and ResetAfter describe the state as it is.
 func (l *Limiter) PeekN(ctx context.Context, key string, cost int) (Result, error) {
-	return l.run(ctx, key, cost, false)
+	return l.run(ctx, key, cost, false, false)
 }
 
 // Reset forgets every count of key, in one Redis call. It clears this
@@ -266,7 +280,7 @@ func (l *Limiter) Reset(ctx context.Context, key string) error {
 		l.deny.remove(key)
 	}
 	ks := l.space.TaggedSet(key, l.suffixes)
-	err := l.call.Do(ctx, func(ctx context.Context) error {
+	err := l.call.DoMeasured(ctx, l.tel.reset, func(ctx context.Context) error {
 		return l.client.Del(ctx, ks...).Err()
 	})
 	if err != nil {
@@ -282,13 +296,18 @@ func (l *Limiter) now() time.Time {
 	return time.Now()
 }
 
-func (l *Limiter) run(ctx context.Context, key string, cost int, consume bool) (Result, error) {
+// run decides for key; shadow only changes how a denial is counted.
+func (l *Limiter) run(ctx context.Context, key string, cost int, consume, shadow bool) (Result, error) {
 	if cost < 1 {
 		return Result{Limit: l.limits[0]}, ErrInvalidCost
 	}
 	sent := l.now()
 	if consume && l.deny != nil {
 		if res, ok := l.deny.get(key, cost, sent); ok {
+			if l.tel.t.On {
+				l.tel.local.Add(ctx, 1, l.tel.localOpt)
+				l.count(ctx, res.Allowed, nil, shadow)
+			}
 			return res, nil
 		}
 	}
@@ -299,8 +318,10 @@ func (l *Limiter) run(ctx context.Context, key string, cost int, consume bool) (
 		args[0] = ""
 	}
 	args[1] = cost
+	op := l.tel.peek
 	if consume {
 		args[2] = "1"
+		op = l.tel.allow
 	} else {
 		args[2] = "0"
 	}
@@ -308,26 +329,50 @@ func (l *Limiter) run(ctx context.Context, key string, cost int, consume bool) (
 	ks := l.space.TaggedSet(key, l.suffixes)
 
 	var raw []interface{}
-	err := l.call.Do(ctx, func(ctx context.Context) error {
+	err := l.call.DoMeasured(ctx, op, func(ctx context.Context) error {
 		v, err := l.script.Run(ctx, l.client, ks, args...).Slice()
 		raw = v
 		return err
 	})
+	var res Result
+	if err == nil {
+		res, err = l.decode(raw)
+	}
 	if err != nil {
+		if consume && l.tel.t.On {
+			l.count(ctx, false, err, shadow)
+		}
 		return Result{Allowed: !l.failClosed, Limit: l.limits[0]}, l.fail(ctx, err)
 	}
-	res, err := l.decode(raw)
-	if err != nil {
-		return Result{Allowed: !l.failClosed, Limit: l.limits[0]}, l.fail(ctx, err)
-	}
-	if consume && l.deny != nil {
-		if res.Allowed {
-			l.deny.forget(key, sent)
-		} else if res.RetryAfter > 0 {
-			l.deny.put(key, cost, sent, sent.Add(res.RetryAfter), res)
+	if consume {
+		if l.tel.t.On {
+			l.count(ctx, res.Allowed, nil, shadow)
+		}
+		if l.deny != nil {
+			if res.Allowed {
+				l.deny.forget(key, sent)
+			} else if res.RetryAfter > 0 {
+				l.deny.put(key, cost, sent, sent.Add(res.RetryAfter), res)
+			}
 		}
 	}
 	return res, nil
+}
+
+// count records one decision.
+func (l *Limiter) count(ctx context.Context, allowed bool, err error, shadow bool) {
+	o := outcomeAllowed
+	switch {
+	case err != nil && l.failClosed:
+		o = outcomeFailedClosed
+	case err != nil:
+		o = outcomeFailedOpen
+	case !allowed && shadow:
+		o = outcomeShadowDenied
+	case !allowed:
+		o = outcomeDenied
+	}
+	l.tel.decisions.Add(ctx, 1, l.tel.outcomes[o])
 }
 
 func (l *Limiter) decode(raw []interface{}) (Result, error) {

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -8,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/redisware/redisware/core/internal/problem"
+	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
 // MiddlewareOptions configures the HTTP side of a limiter. Every field is
@@ -102,6 +106,40 @@ type Decision struct {
 // Decide checks r against the limiter. route is the framework's route
 // pattern, used when PerRoute is set (the adapters pass it).
 func (m *Middleware) Decide(r *http.Request, route string) Decision {
+	t := m.limiter.tel.t
+	if !t.On {
+		return m.decide(r.Context(), r, route)
+	}
+	ctx, span := t.Tracer.Start(r.Context(), "redisware.ratelimit", m.limiter.tel.spanStart...)
+	d := m.decide(ctx, r, route)
+	if !span.IsRecording() {
+		span.End()
+		return d
+	}
+	outcome := outcomeAllowed
+	switch {
+	case d.Skipped:
+		outcome = "skipped"
+	case d.Shadow:
+		outcome = outcomeShadowDenied
+	case d.Status == http.StatusTooManyRequests:
+		outcome = outcomeDenied
+	case d.Status == http.StatusServiceUnavailable:
+		outcome = outcomeFailedClosed
+	case d.Status != 0:
+		outcome = "rejected"
+	case d.Err != nil:
+		outcome = outcomeFailedOpen
+	}
+	span.SetAttributes(telemetry.Outcome.String(outcome), attribute.Bool("redisware.ratelimit.local", d.Result.Local))
+	if d.Result.States != nil {
+		span.SetAttributes(attribute.Int("redisware.ratelimit.remaining", d.Result.Remaining), attribute.String("redisware.ratelimit.limit", d.Result.Limit.Name))
+	}
+	span.End()
+	return d
+}
+
+func (m *Middleware) decide(ctx context.Context, r *http.Request, route string) Decision {
 	if m.opts.Skip != nil && m.opts.Skip(r) {
 		return Decision{Allow: true, Skipped: true}
 	}
@@ -124,7 +162,7 @@ func (m *Middleware) Decide(r *http.Request, route string) Decision {
 	if m.opts.Cost != nil {
 		cost = m.opts.Cost(r)
 	}
-	res, err := m.limiter.AllowN(r.Context(), key, cost)
+	res, err := m.limiter.run(ctx, key, cost, true, m.opts.Shadow)
 	switch {
 	case errors.Is(err, ErrInvalidCost):
 		return Decision{Status: http.StatusInternalServerError, Err: err}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
 // DefaultTimeout is the deadline of a request-path Redis call when the user
@@ -93,6 +95,18 @@ func (c Caller) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 	case <-ctx.Done():
 		return c.expired(ctx, ctx.Err())
 	}
+}
+
+// DoMeasured is Do, recording the call's duration and whether it failed
+// with op (nil records nothing).
+func (c Caller) DoMeasured(ctx context.Context, op *telemetry.RedisOp, fn func(ctx context.Context) error) error {
+	if !op.Enabled() {
+		return c.Do(ctx, fn)
+	}
+	start := time.Now()
+	err := c.Do(ctx, fn)
+	op.Record(ctx, time.Since(start), err)
+	return err
 }
 
 func (c Caller) expired(ctx context.Context, cause error) error {

@@ -1,0 +1,141 @@
+package ratelimit_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/redisware/redisware/core/ratelimit"
+	"github.com/redisware/redisware/core/redistest"
+)
+
+// sums returns every Int64 sum data point of the collected metrics as
+// "name|attr=value,..." -> value.
+func sums(t *testing.T, reader *sdkmetric.ManualReader) (map[string]int64, map[string]uint64) {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	hists := map[string]uint64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, dp := range d.DataPoints {
+					counts[m.Name+"|"+attrString(dp.Attributes)] += dp.Value
+				}
+			case metricdata.Histogram[float64]:
+				for _, dp := range d.DataPoints {
+					hists[m.Name+"|"+attrString(dp.Attributes)] += dp.Count
+				}
+			}
+		}
+	}
+	return counts, hists
+}
+
+func attrString(s attribute.Set) string {
+	var parts []string
+	for _, kv := range s.ToSlice() {
+		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+	}
+	return strings.Join(parts, ",")
+}
+
+// After a scripted sequence of requests the metrics hold exact values, a
+// span exists per decision, and no client key appears in any attribute or
+// log line.
+func TestTelemetry(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	clk := newClock()
+	l, err := ratelimit.New(srv.Client(), ratelimit.Options{Name: "api", Prefix: srv.Prefix, Clock: clk.Now, Timeout: 2 * time.Second,
+		Limits: []ratelimit.Limit{ratelimit.PerMinute(2)}, MeterProvider: mp, TracerProvider: tp, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw, _ := ratelimit.NewMiddleware(l, ratelimit.MiddlewareOptions{})
+	shadow, _ := ratelimit.NewMiddleware(l, ratelimit.MiddlewareOptions{Shadow: true})
+	send := func(m *ratelimit.Middleware, addr string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = addr + ":1234"
+		m.Decide(r, "/")
+	}
+	for i := 0; i < 5; i++ {
+		send(mw, "203.0.113.7") // 2 allowed, 1 denied by Redis, 2 from the deny cache
+	}
+	send(shadow, "203.0.113.7")  // the deny cache, counted as a shadow denial
+	send(shadow, "198.51.100.9") // allowed
+	failing, _ := ratelimit.New(redistest.Hung(t), ratelimit.Options{Name: "api", Timeout: 30 * time.Millisecond,
+		Limits: []ratelimit.Limit{ratelimit.PerMinute(2)}, MeterProvider: mp, TracerProvider: tp, Logger: logger})
+	fm, _ := ratelimit.NewMiddleware(failing, ratelimit.MiddlewareOptions{})
+	send(fm, "203.0.113.7") // fails open
+
+	counts, hists := sums(t, reader)
+	want := map[string]int64{
+		"redisware.ratelimit.decisions|redisware.component=ratelimit,redisware.outcome=allowed,redisware.policy=api":       3,
+		"redisware.ratelimit.decisions|redisware.component=ratelimit,redisware.outcome=denied,redisware.policy=api":        3,
+		"redisware.ratelimit.decisions|redisware.component=ratelimit,redisware.outcome=shadow_denied,redisware.policy=api": 1,
+		"redisware.ratelimit.decisions|redisware.component=ratelimit,redisware.outcome=failed_open,redisware.policy=api":   1,
+		"redisware.ratelimit.deny_cache.hits|redisware.component=ratelimit,redisware.policy=api":                           3,
+	}
+	for k, v := range want {
+		if counts[k] != v {
+			t.Errorf("%s = %d, want %d", k, counts[k], v)
+		}
+	}
+	if len(counts) != len(want) {
+		t.Errorf("unexpected series: %v", counts)
+	}
+	okCalls := hists["redisware.redis.duration|redisware.component=ratelimit,redisware.operation=allow,redisware.outcome=ok"]
+	errCalls := hists["redisware.redis.duration|redisware.component=ratelimit,redisware.operation=allow,redisware.outcome=error"]
+	if okCalls != 4 || errCalls != 1 { // 3 allowed + 1 denied reached Redis; 1 failed
+		t.Errorf("redis.duration counts: ok %d, error %d; want 4 and 1 (%v)", okCalls, errCalls, hists)
+	}
+	ended := spans.Ended()
+	if len(ended) != 8 {
+		t.Fatalf("%d spans, want one per decision (8)", len(ended))
+	}
+	outcomes := map[string]int{}
+	for _, s := range ended {
+		if s.Name() != "redisware.ratelimit" {
+			t.Errorf("span %q", s.Name())
+		}
+		for _, kv := range s.Attributes() {
+			if kv.Key == "redisware.outcome" {
+				outcomes[kv.Value.AsString()]++
+			}
+			if strings.Contains(kv.Value.Emit(), "203.0.113.7") || strings.Contains(kv.Value.Emit(), "198.51.100.9") {
+				t.Errorf("span attribute %s holds a client key", kv.Key)
+			}
+		}
+	}
+	if outcomes["allowed"] != 3 || outcomes["denied"] != 3 || outcomes["shadow_denied"] != 1 || outcomes["failed_open"] != 1 {
+		t.Errorf("span outcomes %v", outcomes)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Error("the Redis failure was not logged")
+	}
+	if strings.Contains(logs.String(), "203.0.113.7") {
+		t.Error("a client key reached the log")
+	}
+}
