@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/problem"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
 // DenyList revokes stateless tokens (a JWT's "jti", say) before they
@@ -23,6 +25,8 @@ type DenyList struct {
 	call   rediscall.Caller
 	space  keys.Space
 	logger *slog.Logger
+	revoke *telemetry.RedisOp
+	check  *telemetry.RedisOp
 }
 
 // DenyListOptions configures a DenyList; every field is optional.
@@ -34,6 +38,9 @@ type DenyListOptions struct {
 	// Logger receives warnings for Redis failures. Zero means
 	// slog.Default().
 	Logger *slog.Logger
+	// MeterProvider receives redisware.redis.duration for the list's
+	// calls. Zero means the global provider.
+	MeterProvider metric.MeterProvider
 }
 
 // NewDenyList returns a DenyList on client.
@@ -44,8 +51,10 @@ func NewDenyList(client redis.UniversalClient, opts DenyListOptions) (*DenyList,
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	t := telemetry.New("session", opts.MeterProvider, nil)
 	return &DenyList{client: client, call: rediscall.New(client, opts.Timeout),
-		space: keys.NewSpace(opts.Prefix, "deny", ""), logger: opts.Logger}, nil
+		space: keys.NewSpace(opts.Prefix, "deny", ""), logger: opts.Logger,
+		revoke: t.RedisOp("token_revoke"), check: t.RedisOp("token_check")}, nil
 }
 
 // key hashes the token ID: the list holds no token material.
@@ -58,7 +67,7 @@ func (d *DenyList) Revoke(ctx context.Context, tokenID string, expires time.Time
 	if ttl <= 0 {
 		return nil
 	}
-	err := d.call.Do(ctx, func(ctx context.Context) error {
+	err := d.call.DoMeasured(ctx, d.revoke, func(ctx context.Context) error {
 		return d.client.Set(ctx, d.key(tokenID), "1", ttl.Round(time.Millisecond)+time.Millisecond).Err()
 	})
 	if err != nil {
@@ -70,7 +79,7 @@ func (d *DenyList) Revoke(ctx context.Context, tokenID string, expires time.Time
 // Revoked reports whether tokenID is denied, in one round trip.
 func (d *DenyList) Revoked(ctx context.Context, tokenID string) (bool, error) {
 	var n int64
-	err := d.call.Do(ctx, func(ctx context.Context) error {
+	err := d.call.DoMeasured(ctx, d.check, func(ctx context.Context) error {
 		var err error
 		n, err = d.client.Exists(ctx, d.key(tokenID)).Result()
 		return err

@@ -15,11 +15,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/redisware/redisware/core/internal/clientip"
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/problem"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
 var (
@@ -119,7 +122,16 @@ type Manager struct {
 	// Redis-compatible servers that refuse TIME in scripts.
 	Clock func() time.Time
 	// Logger receives warnings for store failures. Default slog.Default().
+	// Session IDs and cookie values never appear in its lines.
 	Logger *slog.Logger
+	// MeterProvider receives the metrics (redisware.session.operations by
+	// outcome: created, renewed, destroyed, revoked;
+	// redisware.session.load_failures; redisware.redis.duration). Default
+	// the global provider, a no-op until the application installs an SDK.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span per request. Default the global
+	// provider.
+	TracerProvider trace.TracerProvider
 
 	client redis.UniversalClient
 	once   sync.Once
@@ -127,6 +139,7 @@ type Manager struct {
 	call   rediscall.Caller
 	space  keys.Space
 	ip     *clientip.Resolver
+	tel    *instruments
 }
 
 // New returns a Manager on client with the defaults documented on its
@@ -198,6 +211,7 @@ func (m *Manager) init() {
 	m.ip, _ = clientip.New(trusted, 128)
 	m.call = rediscall.New(m.client, m.Timeout)
 	m.space = keys.NewSpace(m.Prefix, "sess", "")
+	m.tel = newInstruments(m.MeterProvider, m.TracerProvider)
 }
 
 // now returns the argument that tells a script the time: the Clock's, in
@@ -215,10 +229,10 @@ func (m *Manager) fail(ctx context.Context, what string, err error) error {
 	return err
 }
 
-// run calls script under the deadline.
-func (m *Manager) run(ctx context.Context, s *redis.Script, ks []string, args ...interface{}) (interface{}, error) {
+// run calls script under the deadline, measured as op.
+func (m *Manager) run(ctx context.Context, op *telemetry.RedisOp, s *redis.Script, ks []string, args ...interface{}) (interface{}, error) {
 	var v interface{}
-	err := m.call.Do(ctx, func(ctx context.Context) error {
+	err := m.call.DoMeasured(ctx, op, func(ctx context.Context) error {
 		r, err := s.Run(ctx, m.client, ks, args...).Result()
 		if errors.Is(err, redis.Nil) {
 			r, err = nil, nil

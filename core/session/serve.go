@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redisware/redisware/core/internal/problem"
+	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
 // metadata fields; values are stored as "v:<key>".
@@ -47,8 +48,11 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 		s.sentBad = true
 		return s, nil
 	}
-	v, err := m.run(r.Context(), loadScript, []string{m.key(rf)}, m.now(), m.IdleTimeout.Milliseconds())
+	v, err := m.run(r.Context(), m.tel.ops["load"], loadScript, []string{m.key(rf)}, m.now(), m.IdleTimeout.Milliseconds())
 	if err != nil {
+		if m.tel.t.On {
+			m.tel.loadFailures.Add(r.Context(), 1, m.tel.plain)
+		}
 		return nil, m.fail(r.Context(), "load", err)
 	}
 	reply, _ := v.([]interface{})
@@ -131,6 +135,28 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Ha
 // 503 instead of the handler's response, so it never believes a change was
 // kept that was not.
 func (m *Manager) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) *Rejection {
+	if err := m.Validate(); err != nil {
+		return &Rejection{Err: err}
+	}
+	if !m.tel.t.On {
+		return m.serve(w, r, next)
+	}
+	ctx, span := m.tel.t.Tracer.Start(r.Context(), "redisware.session", m.tel.spanStart...)
+	if !span.IsRecording() {
+		defer span.End()
+		return m.serve(w, r, next)
+	}
+	rej := m.serve(w, r.WithContext(ctx), next)
+	outcome := "served"
+	if rej != nil {
+		outcome = "unavailable"
+	}
+	span.SetAttributes(telemetry.Outcome.String(outcome))
+	span.End()
+	return rej
+}
+
+func (m *Manager) serve(w http.ResponseWriter, r *http.Request, next http.Handler) *Rejection {
 	s, err := m.Load(r)
 	if err != nil {
 		return &Rejection{Err: err}
@@ -253,8 +279,12 @@ func (m *Manager) save(ctx context.Context, s *Session, r *http.Request) (*http.
 			if s.ref.tag != "" {
 				ks = append(ks, m.index(s.ref.tag))
 			}
-			if _, err := m.run(ctx, destroyScript, ks, s.ref.hash); err != nil {
+			v, err := m.run(ctx, m.tel.ops["destroy"], destroyScript, ks, s.ref.hash)
+			if err != nil {
 				return nil, m.fail(ctx, "destroy", err)
+			}
+			if n, _ := v.(int64); n == 1 {
+				m.tel.count(ctx, "destroyed", 1)
 			}
 		}
 		s.stored, s.destroy = false, false
@@ -264,7 +294,11 @@ func (m *Manager) save(ctx context.Context, s *Session, r *http.Request) (*http.
 	case s.renew:
 		return m.renew(ctx, s, r)
 	case !s.stored && len(s.set) > 0:
-		return m.create(ctx, s, r, nil, "")
+		c, err := m.create(ctx, s, r, nil, "")
+		if err == nil {
+			m.tel.count(ctx, "created", 1)
+		}
+		return c, err
 	case s.stored && (len(s.set) > 0 || len(s.del) > 0):
 		args := []interface{}{len(s.set)}
 		for k := range s.set {
@@ -273,7 +307,7 @@ func (m *Manager) save(ctx context.Context, s *Session, r *http.Request) (*http.
 		for k := range s.del {
 			args = append(args, "v:"+k)
 		}
-		v, err := m.run(ctx, saveScript, []string{m.key(s.ref)}, args...)
+		v, err := m.run(ctx, m.tel.ops["save"], saveScript, []string{m.key(s.ref)}, args...)
 		if err != nil {
 			return nil, m.fail(ctx, "save", err)
 		}
@@ -307,7 +341,7 @@ func (m *Manager) renew(ctx context.Context, s *Session, r *http.Request) (*http
 		if s.ref.tag != "" {
 			ks = append(ks, m.index(s.ref.tag))
 		}
-		v, err := m.run(ctx, takeScript, ks, s.ref.hash)
+		v, err := m.run(ctx, m.tel.ops["renew"], takeScript, ks, s.ref.hash)
 		if err != nil {
 			return nil, m.fail(ctx, "renew", err)
 		}
@@ -341,7 +375,15 @@ func (m *Manager) renew(ctx context.Context, s *Session, r *http.Request) (*http
 	if s.login != nil {
 		user = *s.login
 	}
-	return m.create(ctx, s, r, fields, deadline, user)
+	c, err := m.create(ctx, s, r, fields, deadline, user)
+	if err == nil {
+		if len(old) > 0 {
+			m.tel.count(ctx, "renewed", 1)
+		} else {
+			m.tel.count(ctx, "created", 1)
+		}
+	}
+	return c, err
 }
 
 // create stores s under a fresh ID, with fields (nil: the request's
@@ -382,7 +424,7 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 	for f, v := range fields {
 		args = append(args, f, v)
 	}
-	v, err := m.run(ctx, createScript, ks, args...)
+	v, err := m.run(ctx, m.tel.ops["create"], createScript, ks, args...)
 	if err != nil {
 		return nil, m.fail(ctx, "create", err)
 	}

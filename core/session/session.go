@@ -213,7 +213,7 @@ func (s *Session) Incr(ctx context.Context, key string, delta int64) (int64, err
 		n := s.GetInt64(key) + delta
 		return n, s.Put(key, n)
 	}
-	v, err := s.m.run(ctx, incrScript, []string{s.m.key(r)}, "v:"+key, delta)
+	v, err := s.m.run(ctx, s.m.tel.ops["incr"], incrScript, []string{s.m.key(r)}, "v:"+key, delta)
 	if err != nil {
 		return 0, s.m.fail(ctx, "incr", err)
 	}

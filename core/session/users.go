@@ -30,7 +30,7 @@ func (m *Manager) ListSessions(ctx context.Context, user string) ([]Info, error)
 		return nil, err
 	}
 	tag := userTag(user)
-	v, err := m.run(ctx, listScript, []string{m.index(tag)}, m.userBase(tag))
+	v, err := m.run(ctx, m.tel.ops["list"], listScript, []string{m.index(tag)}, m.userBase(tag))
 	if err != nil {
 		return nil, m.fail(ctx, "list", err)
 	}
@@ -54,11 +54,12 @@ func (m *Manager) Revoke(ctx context.Context, user, sessionRef string) (bool, er
 		return false, nil
 	}
 	rf := ref{tag: userTag(user), hash: sessionRef}
-	v, err := m.run(ctx, destroyScript, []string{m.key(rf), m.index(rf.tag)}, rf.hash)
+	v, err := m.run(ctx, m.tel.ops["revoke"], destroyScript, []string{m.key(rf), m.index(rf.tag)}, rf.hash)
 	if err != nil {
 		return false, m.fail(ctx, "revoke", err)
 	}
 	n, _ := v.(int64)
+	m.tel.count(ctx, "revoked", int(n))
 	return n == 1, nil
 }
 
@@ -70,10 +71,11 @@ func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
 		return 0, err
 	}
 	tag := userTag(user)
-	v, err := m.run(ctx, revokeAllScript, []string{m.index(tag)}, m.userBase(tag))
+	v, err := m.run(ctx, m.tel.ops["revoke_all"], revokeAllScript, []string{m.index(tag)}, m.userBase(tag))
 	if err != nil {
 		return 0, m.fail(ctx, "revoke all", err)
 	}
 	n, _ := v.(int64)
+	m.tel.count(ctx, "revoked", int(n))
 	return int(n), nil
 }
