@@ -34,6 +34,7 @@ type engine struct {
 	redlock bool
 	space   keys.Space
 	clock   func() time.Time
+	tel     *instruments
 }
 
 // node is one independent Redis (or Cluster) and the deadline of its calls.
@@ -48,6 +49,7 @@ func newEngine(clients []redis.UniversalClient, opts Options, redlock bool) engi
 		redlock: redlock,
 		space:   keys.NewSpace(opts.Prefix, "lock", ""),
 		clock:   opts.Clock,
+		tel:     newInstruments(opts),
 	}
 	for _, c := range clients {
 		e.nodes = append(e.nodes, node{client: c, call: rediscall.New(c, opts.Timeout)})
@@ -100,7 +102,7 @@ func (e *engine) all(ctx context.Context, limit time.Duration, s *redis.Script, 
 			defer cancel()
 		}
 		var v int64
-		err := n.call.Do(cctx, func(ctx context.Context) error {
+		err := n.call.DoMeasured(cctx, e.tel.ops[s], func(ctx context.Context) error {
 			var err error
 			v, err = s.Run(ctx, n.client, ks, args...).Int64()
 			return err
@@ -187,6 +189,7 @@ func (e *engine) obtain(ctx context.Context, key string, ttl time.Duration, opts
 		held, errs, err := e.try(ctx, l, ttl)
 		switch {
 		case held:
+			e.tel.count(ctx, outcomeObtained)
 			return l, nil
 		case ctx.Err() != nil:
 			// The caller's context ended: whatever failed, that is why.
@@ -194,6 +197,7 @@ func (e *engine) obtain(ctx context.Context, key string, ttl time.Duration, opts
 		case err != nil:
 			return nil, err
 		}
+		e.tel.count(ctx, outcomeContended)
 		wait, again := retry.NextBackoff(attempts, time.Since(start))
 		if !again {
 			return nil, notObtained(nil, errs)
@@ -306,6 +310,7 @@ func (l *Lock) autoRefresh(ctx context.Context, every time.Duration) (context.Co
 		}
 		left := time.Until(l.validity())
 		if left <= 0 {
+			l.e.tel.count(context.WithoutCancel(lctx), outcomeLost)
 			cancel(ErrLost)
 			return
 		}
@@ -330,6 +335,7 @@ func (l *Lock) autoRefresh(ctx context.Context, every time.Duration) (context.Co
 			// Other errors (Redis slow or away) are retried on the next
 			// tick; the watchdog decides when it is too late.
 			if err := l.Refresh(lctx, 0); errors.Is(err, ErrNotHeld) {
+				l.e.tel.count(context.WithoutCancel(lctx), outcomeLost)
 				cancel(ErrLost)
 				return
 			}

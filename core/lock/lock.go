@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 )
 
 var (
@@ -39,6 +40,11 @@ type Options struct {
 	// scripts; every instance must then have a synchronised clock that
 	// never goes back. Zero means the server's clock.
 	Clock func() time.Time
+	// MeterProvider receives the metrics (redisware.lock.operations by
+	// outcome: obtained, contended, lost; redisware.redis.duration per
+	// operation). Zero means the global provider, a no-op until the
+	// application installs an SDK.
+	MeterProvider metric.MeterProvider
 }
 
 // ObtainOptions configures one Obtain or Do call. A nil *ObtainOptions
