@@ -91,7 +91,7 @@ func TestTelemetry(t *testing.T) {
 		}
 		for _, s := range spans.Ended() {
 			for _, kv := range s.Attributes() {
-				if strings.Contains(kv.Value.Emit(), id) {
+				if strings.Contains(kv.Value.String(), id) {
 					t.Error("a session ID reached a span")
 				}
 			}
