@@ -52,6 +52,8 @@ func newHandler(b app.Backend) (http.Handler, error) {
 	e.HidePort = true
 	// c.RealIP() then reports the connection's address, like the limiter.
 	e.IPExtractor = echo.ExtractIPDirect()
+	e.GET("/metrics", echo.WrapHandler(d.Metrics))
+	e.GET("/dashboard", echo.WrapHandler(d.Dashboard))
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -36,6 +36,8 @@ func newHandler(b app.Backend) (http.Handler, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
+	r.GET("/metrics", gin.WrapH(d.Metrics))
+	r.GET("/dashboard", gin.WrapH(d.Dashboard))
 	r.GET("/healthz", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})

@@ -32,6 +32,8 @@ func newHandler(b app.Backend) (http.Handler, error) {
 	limited, orders, book, sessions := d.Limited, d.Orders, d.Book, d.Sessions
 	withSession := nethttp.Session(sessions)
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", d.Metrics)
+	mux.Handle("GET /dashboard", d.Dashboard)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Backend is what the app's routes are built on.
@@ -16,4 +17,16 @@ type Backend struct {
 	// library's default (100ms). Tests raise it: they run under the race
 	// detector on busy machines, against an in-process miniredis.
 	Timeout time.Duration
+	// Telemetry, when set, receives the middleware's metrics and serves
+	// /metrics; nil means the global (no-op) provider and no /metrics.
+	Telemetry *Telemetry
+}
+
+// meter returns the meter provider of b: its Telemetry's, or nil for the
+// global one.
+func (b Backend) meter() metric.MeterProvider {
+	if b.Telemetry == nil {
+		return nil
+	}
+	return b.Telemetry.Provider
 }

@@ -18,9 +18,10 @@ const LimitedName = "limited"
 // open: if Redis cannot answer, requests pass and the error is logged.
 func NewLimited(b Backend) (*ratelimit.Middleware, error) {
 	l, err := ratelimit.New(b.Client, ratelimit.Options{
-		Timeout:   b.Timeout,
-		Name:      LimitedName,
-		Algorithm: ratelimit.SlidingWindowLog,
+		Timeout:       b.Timeout,
+		MeterProvider: b.meter(),
+		Name:          LimitedName,
+		Algorithm:     ratelimit.SlidingWindowLog,
 		// A policy's one unnamed limit takes the policy's name in the headers.
 		Limits: []ratelimit.Limit{{Rate: 5, Period: 10 * time.Second}},
 		Prefix: b.Prefix,

@@ -43,7 +43,11 @@ func serve(cfg Config, logger *slog.Logger, newHandler func(Backend) (http.Handl
 		return err
 	}
 	defer closeRedis()
-	h, err := newHandler(Backend{Client: client})
+	tel, err := NewTelemetry()
+	if err != nil {
+		return err
+	}
+	h, err := newHandler(Backend{Client: client, Telemetry: tel})
 	if err != nil {
 		return err
 	}
@@ -55,6 +59,10 @@ func serve(cfg Config, logger *slog.Logger, newHandler func(Backend) (http.Handl
 // Deps are the middleware cores every build of the app mounts, made once
 // per handler from its Backend.
 type Deps struct {
+	// Metrics serves GET /metrics (404 when the Backend has no Telemetry).
+	Metrics http.Handler
+	// Dashboard serves GET /dashboard.
+	Dashboard http.Handler
 	// Limited guards GET /limited.
 	Limited *ratelimit.Middleware
 	// Orders guards POST /orders.
@@ -79,5 +87,9 @@ func NewDeps(b Backend) (*Deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Deps{Limited: limited, Orders: orders, Book: &Orders{}, Sessions: sessions}, nil
+	metrics := http.NotFoundHandler()
+	if b.Telemetry != nil {
+		metrics = b.Telemetry.Metrics()
+	}
+	return &Deps{Metrics: metrics, Dashboard: Dashboard(), Limited: limited, Orders: orders, Book: &Orders{}, Sessions: sessions}, nil
 }

@@ -19,7 +19,8 @@ const OrderDelay = 200 * time.Millisecond
 // Idempotency-Key is required, and the default scope applies (the
 // Authorization header's hash, else the client address).
 func NewOrdersGuard(b Backend) (*idempotency.Guard, error) {
-	return idempotency.New(b.Client, idempotency.Options{Name: "orders", Prefix: b.Prefix, Timeout: b.Timeout, Required: true})
+	return idempotency.New(b.Client, idempotency.Options{Name: "orders", Prefix: b.Prefix, Timeout: b.Timeout, Required: true,
+		MeterProvider: b.meter()})
 }
 
 // OrderRequest is the body of POST /orders.

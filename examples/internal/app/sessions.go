@@ -18,6 +18,7 @@ func NewSessions(b Backend) (*session.Manager, error) {
 	m := session.New(b.Client)
 	m.Prefix = b.Prefix
 	m.Timeout = b.Timeout
+	m.MeterProvider = b.meter()
 	return m, m.Validate()
 }
 

@@ -39,7 +39,11 @@ type NewHandler func(b app.Backend) (http.Handler, error)
 func Run(t *testing.T, newHandler NewHandler) {
 	t.Helper()
 	srv := redistest.New(t)
-	h, err := newHandler(app.Backend{Client: srv.Client(), Prefix: srv.Prefix, Timeout: 10 * time.Second})
+	tel, err := app.NewTelemetry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHandler(app.Backend{Client: srv.Client(), Prefix: srv.Prefix, Timeout: 10 * time.Second, Telemetry: tel})
 	if err != nil {
 		t.Fatalf("newHandler: %v", err)
 	}
@@ -54,6 +58,7 @@ func Run(t *testing.T, newHandler NewHandler) {
 	t.Run("limited", func(t *testing.T) { testLimited(t, c) })
 	t.Run("orders", func(t *testing.T) { testOrders(t, c) })
 	t.Run("sessions", func(t *testing.T) { testSessions(t, c) })
+	t.Run("metrics", func(t *testing.T) { testMetrics(t, c) })
 }
 
 func testHealthz(t *testing.T, c *client) {
