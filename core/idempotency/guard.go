@@ -264,6 +264,16 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, next
 		var outcome string
 		return g.serve(w, r, route, next, &outcome)
 	}
+	if !trace.SpanContextFromContext(r.Context()).IsValid() {
+		// No request span to be a child of: count, but make no span.
+		outcome := ""
+		rej := g.serve(w, r, route, next, &outcome)
+		if rej != nil {
+			outcome = rejectionOutcome(rej.Status)
+		}
+		g.tel.requests.Add(r.Context(), 1, g.tel.outcomes[outcome])
+		return rej
+	}
 	ctx, span := t.Tracer.Start(r.Context(), "redisware.idempotency", g.tel.spanStart...)
 	if span.IsRecording() {
 		r = r.WithContext(ctx)

@@ -38,8 +38,10 @@ func TestTelemetry(t *testing.T) {
 	}
 	down, _ := New(redistest.Hung(t), Options{Name: "orders", Timeout: 30 * time.Millisecond, MeterProvider: mp, TracerProvider: tp, Logger: logger})
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
+	parent, root := tp.Tracer("test").Start(context.Background(), "request")
+	defer root.End()
 	send := func(g *Guard, method, key, body string) {
-		r := httptest.NewRequest(method, "/orders", strings.NewReader(body))
+		r := httptest.NewRequest(method, "/orders", strings.NewReader(body)).WithContext(parent)
 		if key != "" {
 			r.Header.Set("Idempotency-Key", key)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/redisware/redisware/core/internal/problem"
 	"github.com/redisware/redisware/core/internal/telemetry"
@@ -107,7 +108,9 @@ type Decision struct {
 // pattern, used when PerRoute is set (the adapters pass it).
 func (m *Middleware) Decide(r *http.Request, route string) Decision {
 	t := m.limiter.tel.t
-	if !t.On {
+	if !t.On || !trace.SpanContextFromContext(r.Context()).IsValid() {
+		// A decision span is a child of the request's span: without one
+		// (no tracing upstream), none is made, and the path stays free.
 		return m.decide(r.Context(), r, route)
 	}
 	ctx, span := t.Tracer.Start(r.Context(), "redisware.ratelimit", m.limiter.tel.spanStart...)

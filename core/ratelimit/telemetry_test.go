@@ -75,8 +75,12 @@ func TestTelemetry(t *testing.T) {
 	}
 	mw, _ := ratelimit.NewMiddleware(l, ratelimit.MiddlewareOptions{})
 	shadow, _ := ratelimit.NewMiddleware(l, ratelimit.MiddlewareOptions{Shadow: true})
+	// The request's own span, as otelhttp would make it: decision spans are
+	// its children.
+	parent, root := tp.Tracer("test").Start(context.Background(), "request")
+	defer root.End()
 	send := func(m *ratelimit.Middleware, addr string) {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(parent)
 		r.RemoteAddr = addr + ":1234"
 		m.Decide(r, "/")
 	}
@@ -112,6 +116,11 @@ func TestTelemetry(t *testing.T) {
 		t.Errorf("redis.duration counts: ok %d, error %d; want 4 and 1 (%v)", okCalls, errCalls, hists)
 	}
 	ended := spans.Ended()
+	for _, s := range ended {
+		if s.Parent().SpanID() != root.SpanContext().SpanID() {
+			t.Errorf("span %q is not a child of the request's span", s.Name())
+		}
+	}
 	if len(ended) != 8 {
 		t.Fatalf("%d spans, want one per decision (8)", len(ended))
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/redisware/redisware/core/internal/problem"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
@@ -138,7 +140,8 @@ func (m *Manager) Serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	if err := m.Validate(); err != nil {
 		return &Rejection{Err: err}
 	}
-	if !m.tel.t.On {
+	if !m.tel.t.On || !trace.SpanContextFromContext(r.Context()).IsValid() {
+		// A span is made only as a child of the request's span.
 		return m.serve(w, r, next)
 	}
 	ctx, span := m.tel.t.Tracer.Start(r.Context(), "redisware.session", m.tel.spanStart...)

@@ -71,11 +71,15 @@ type client struct {
 	h      http.Handler
 	cookie string // the session cookie's value; "" for none
 	ua     string
+	ctx    context.Context // the request context; nil for none
 }
 
 func (c *client) do(target string) *httptest.ResponseRecorder {
 	c.t.Helper()
 	r := httptest.NewRequest(http.MethodGet, target, nil)
+	if c.ctx != nil {
+		r = r.WithContext(c.ctx)
+	}
 	r.RemoteAddr = "192.0.2.1:1"
 	if c.ua != "" {
 		r.Header.Set("User-Agent", c.ua)

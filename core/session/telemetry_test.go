@@ -33,12 +33,14 @@ func TestTelemetry(t *testing.T) {
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	a := &client{t: t, m: m, h: app(t)}
+	parent, root := tp.Tracer("test").Start(context.Background(), "request")
+	defer root.End()
+	a := &client{t: t, m: m, h: app(t), ctx: parent}
 	a.do("/put?x=1")         // created
 	a.do("/login?user=hana") // renewed
-	b := &client{t: t, m: m, h: app(t)}
+	b := &client{t: t, m: m, h: app(t), ctx: parent}
 	b.do("/login?user=hana") // created (an empty session logging in)
-	c := &client{t: t, m: m, h: app(t)}
+	c := &client{t: t, m: m, h: app(t), ctx: parent}
 	c.do("/put?y=1") // created
 	c.do("/logout")  // destroyed
 	if n, err := m.RevokeAll(context.Background(), "hana"); n != 2 || err != nil {
@@ -47,7 +49,7 @@ func TestTelemetry(t *testing.T) {
 	cookies := []string{a.cookie, b.cookie}
 	down := New(redistest.Hung(t))
 	down.Timeout, down.MeterProvider, down.TracerProvider, down.Logger = 30*time.Millisecond, mp, tp, m.Logger
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(parent)
 	r.AddCookie(&http.Cookie{Name: "session", Value: a.cookie})
 	down.ServeHTTP(httptest.NewRecorder(), r, app(t)) // load failure
 
