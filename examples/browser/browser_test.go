@@ -51,34 +51,7 @@ const host = "127.0.0.1"
 // invisible to the page's script, sent again by a reload, and dropped at
 // logout.
 func TestSessionCookieInBrowser(t *testing.T) {
-	chromium, why := findChromium()
-	if chromium == "" || !pipeSupported {
-		if !pipeSupported {
-			why = "driving chromium through --remote-debugging-pipe needs Unix (file descriptors 3 and 4)"
-		}
-		if required() {
-			t.Fatalf("%s is set, but no browser can run: %s", envRequired, why)
-		}
-		t.Skipf("skipping the browser test: %s (set %s=1 to make this a failure)", why, envRequired)
-	}
-	t.Logf("browser: %s", chromium)
-
-	appBin := buildApp(t)
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	defer cancel()
-	base := startApp(ctx, t, appBin)
-	browser := startChromium(t, chromium)
-	var version struct {
-		Product string `json:"product"`
-	}
-	if err := browser.call(ctx, "", "Browser.getVersion", nil, &version); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("DevTools connected: %s", version.Product)
-	page, err := browser.newPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, base, page := setup(t)
 
 	// A page of the app's origin, so that the script's fetch calls are
 	// same-origin and the cookie first-party.
@@ -161,6 +134,44 @@ func TestSessionCookieInBrowser(t *testing.T) {
 	if doc.Status != http.StatusUnauthorized {
 		t.Errorf("GET /me (reload after logout): %d %q, want 401", doc.Status, doc.Body)
 	}
+}
+
+// setup is what every test here starts with: it finds chromium (skipping,
+// or failing when REDISWARE_BROWSER_REQUIRED is set, if it cannot run),
+// builds and starts the reference app, starts the browser and opens a
+// blank page. It returns a context bounded by testTimeout, the app's base
+// URL and the page; clean-up stops everything.
+func setup(t *testing.T) (context.Context, string, *cdpPage) {
+	t.Helper()
+	chromium, why := findChromium()
+	if chromium == "" || !pipeSupported {
+		if !pipeSupported {
+			why = "driving chromium through --remote-debugging-pipe needs Unix (file descriptors 3 and 4)"
+		}
+		if required() {
+			t.Fatalf("%s is set, but no browser can run: %s", envRequired, why)
+		}
+		t.Skipf("skipping the browser test: %s (set %s=1 to make this a failure)", why, envRequired)
+	}
+	t.Logf("browser: %s", chromium)
+
+	appBin := buildApp(t)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	t.Cleanup(cancel)
+	base := startApp(ctx, t, appBin)
+	browser := startChromium(t, chromium)
+	var version struct {
+		Product string `json:"product"`
+	}
+	if err := browser.call(ctx, "", "Browser.getVersion", nil, &version); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("DevTools connected: %s", version.Product)
+	page, err := browser.newPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, base, page
 }
 
 // findChromium returns the browser binary to use, or "" and why there is
