@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/labstack/echo/v4"
 
+	"github.com/redisware/redisware/core/httpcache"
 	"github.com/redisware/redisware/core/idempotency"
 	"github.com/redisware/redisware/core/ratelimit"
 	"github.com/redisware/redisware/echomw"
@@ -25,6 +26,9 @@ type Adapter struct {
 	RateLimit func(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler
 	// Idempotency serves h for GET, POST and PATCH at path behind g.
 	Idempotency func(g *idempotency.Guard, h http.HandlerFunc, path string) http.Handler
+	// HTTPCache serves h for GET, HEAD, POST and DELETE at each (static)
+	// path behind m.
+	HTTPCache func(m *httpcache.Middleware, h http.HandlerFunc, paths ...string) http.Handler
 }
 
 var methods = []string{http.MethodGet, http.MethodPost, http.MethodPatch}
@@ -32,9 +36,9 @@ var methods = []string{http.MethodGet, http.MethodPost, http.MethodPatch}
 // Adapters returns the adapter of every supported framework.
 func Adapters() []Adapter {
 	return []Adapter{
-		{Name: "nethttp", RateLimit: stdRateLimit, Idempotency: stdIdempotency},
-		{Name: "gin", RateLimit: ginRateLimit, Idempotency: ginIdempotency},
-		{Name: "echo", RateLimit: echoRateLimit, Idempotency: echoIdempotency},
+		{Name: "nethttp", RateLimit: stdRateLimit, Idempotency: stdIdempotency, HTTPCache: stdHTTPCache},
+		{Name: "gin", RateLimit: ginRateLimit, Idempotency: ginIdempotency, HTTPCache: ginHTTPCache},
+		{Name: "echo", RateLimit: echoRateLimit, Idempotency: echoIdempotency, HTTPCache: echoHTTPCache},
 	}
 }
 
@@ -49,6 +53,17 @@ func stdRateLimit(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) 
 func stdIdempotency(g *idempotency.Guard, h http.HandlerFunc, path string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(path, nethttp.Idempotency(g)(h))
+	return mux
+}
+
+// cacheMethods are the methods the HTTPCache wiring serves.
+var cacheMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete}
+
+func stdHTTPCache(m *httpcache.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range paths {
+		mux.Handle(p, nethttp.HTTPCache(m)(h))
+	}
 	return mux
 }
 
@@ -77,6 +92,16 @@ func ginIdempotency(g *idempotency.Guard, h http.HandlerFunc, path string) http.
 	return e
 }
 
+func ginHTTPCache(m *httpcache.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
+	e := newGin()
+	for _, p := range paths {
+		for _, method := range cacheMethods {
+			e.Handle(method, p, ginmw.HTTPCache(m), ginHandler(h))
+		}
+	}
+	return e
+}
+
 func echoHandler(h http.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error { h(c.Response(), c.Request()); return nil }
 }
@@ -93,6 +118,16 @@ func echoIdempotency(g *idempotency.Guard, h http.HandlerFunc, path string) http
 	e := echo.New()
 	for _, m := range methods {
 		e.Add(m, path, echoHandler(h), echomw.Idempotency(g))
+	}
+	return e
+}
+
+func echoHTTPCache(m *httpcache.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
+	e := echo.New()
+	for _, p := range paths {
+		for _, method := range cacheMethods {
+			e.Add(method, p, echoHandler(h), echomw.HTTPCache(m))
+		}
 	}
 	return e
 }

@@ -1,0 +1,269 @@
+package httpcache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/internal/keys"
+)
+
+// scanCount is the COUNT hint of the SCAN and SSCAN calls of invalidation.
+const scanCount = 500
+
+// InvalidateURL forgets every stored variant of the absolute URL rawURL
+// ("https://example.com/a?b=1"; the scheme is ignored, "//example.com/a"
+// works too), in every instance's in-process tier as well. The query is
+// canonicalised as for requests, so parameter order does not matter.
+func (c *Cache) InvalidateURL(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("httpcache: invalidate URL: %w", err)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("httpcache: invalidate URL %q: an absolute URL with a host is needed", rawURL)
+	}
+	return c.forget(ctx, c.targetOf(strings.ToLower(u.Host), u.EscapedPath(), u.RawQuery).key)
+}
+
+// forget deletes the Redis keys ks (URLs or data keys), each with a
+// command of its own so no command spans slots, then tells every
+// instance's in-process tier.
+func (c *Cache) forget(ctx context.Context, ks ...string) error {
+	err := c.call.Do(ctx, func(ctx context.Context) error {
+		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range ks {
+				p.Unlink(ctx, k)
+			}
+			return nil
+		})
+		return err
+	})
+	msgs := make([]string, len(ks))
+	for i, k := range ks {
+		msgs[i] = string(msgKey) + k
+	}
+	if perr := c.publish(ctx, msgs...); err == nil {
+		err = perr
+	}
+	return err
+}
+
+// InvalidateTags forgets every response and value stored with any of
+// tags, in every instance's in-process tier as well, and returns how many
+// Redis entries it deleted. Each tag's index is first moved aside in one
+// step (entries tagged from then on start a new index), then walked with
+// SSCAN, each entry deleted by a command of its own: the index lives in
+// its tag's slot, the entries in theirs, and no command spans two.
+func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) (int, error) {
+	total := 0
+	for _, tag := range tags {
+		n, err := c.invalidateTag(ctx, tag)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("httpcache: invalidate tag %q: %w", tag, err)
+		}
+	}
+	return total, nil
+}
+
+func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	index := c.tagKey(tag)
+	taken := c.space.Tagged(tag, ":t:"+hex.EncodeToString(rnd[:]))
+	var moved int64
+	err := c.call.Do(ctx, func(ctx context.Context) error {
+		v, err := tagTakeScript.Run(ctx, c.client, []string{index, taken}).Int64()
+		moved = v
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	if moved == 1 {
+		var cursor uint64
+		for {
+			var members []string
+			err := c.call.Do(ctx, func(ctx context.Context) error {
+				var err error
+				members, cursor, err = c.client.SScan(ctx, taken, cursor, "", scanCount).Result()
+				return err
+			})
+			if err != nil {
+				return n, err
+			}
+			d, err := c.unlink(ctx, c.client, members)
+			n += d
+			if err != nil {
+				return n, err
+			}
+			if cursor == 0 {
+				break
+			}
+		}
+		if err := c.call.Do(ctx, func(ctx context.Context) error { return c.client.Unlink(ctx, taken).Err() }); err != nil {
+			return n, err
+		}
+	}
+	return n, c.publish(ctx, string(msgTag)+tag)
+}
+
+// unlink deletes ks on node, one command per key, and returns how many
+// existed.
+func (c *Cache) unlink(ctx context.Context, node redis.Cmdable, ks []string) (int, error) {
+	if len(ks) == 0 {
+		return 0, nil
+	}
+	cmds := make([]*redis.IntCmd, len(ks))
+	err := c.call.Do(ctx, func(ctx context.Context) error {
+		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range ks {
+				cmds[i] = p.Unlink(ctx, k)
+			}
+			return nil
+		})
+		return err
+	})
+	n := 0
+	for _, cmd := range cmds {
+		if cmd != nil {
+			n += int(cmd.Val())
+		}
+	}
+	return n, err
+}
+
+// InvalidatePrefix forgets every stored response whose path starts with
+// prefix, in every instance's in-process tier as well, and returns how
+// many URLs it deleted. prefix is a path ("/products/"), for every host,
+// or an absolute URL ("https://example.com/products/", "//example.com/")
+// for one host. It walks the keyspace with SCAN on every master (never
+// KEYS), matching the escaped path each key shows after its hash tag.
+// "/" forgets every response of the cache.
+func (c *Cache) InvalidatePrefix(ctx context.Context, prefix string) (int, error) {
+	host, path := "", prefix
+	if strings.Contains(prefix, "//") {
+		u, err := url.Parse(prefix)
+		if err != nil || u.Host == "" {
+			return 0, fmt.Errorf("httpcache: invalidate prefix %q: not a path or an absolute URL", prefix)
+		}
+		host, path = strings.ToLower(u.Host), u.EscapedPath()
+	}
+	if path == "" {
+		path = "/"
+	}
+	if !strings.HasPrefix(path, "/") {
+		return 0, fmt.Errorf("httpcache: invalidate prefix %q: a path must start with /", prefix)
+	}
+	visible := visiblePath(path)
+	exact := visible == keys.Escape(path) && host == ""
+	pattern := strings.TrimSuffix(c.space.Pattern(), "*") + "{*}:p:" + keys.GlobEscape(visible) + "*"
+	var total atomic.Int64
+	err := c.eachMaster(ctx, func(ctx context.Context, node redis.Cmdable) error {
+		var cursor uint64
+		for {
+			var found []string
+			err := c.call.Do(ctx, func(ctx context.Context) error {
+				var err error
+				found, cursor, err = node.Scan(ctx, cursor, pattern, scanCount).Result()
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if !exact && len(found) > 0 {
+				found, err = c.filterURLs(ctx, node, found, host, path)
+				if err != nil {
+					return err
+				}
+			}
+			n, err := c.unlink(ctx, node, found)
+			total.Add(int64(n))
+			if err != nil {
+				return err
+			}
+			if cursor == 0 {
+				return nil
+			}
+		}
+	})
+	subject := path
+	if host != "" {
+		subject = "//" + host + path
+	}
+	if perr := c.publish(ctx, string(msgPrefix)+subject); err == nil {
+		err = perr
+	}
+	if err != nil {
+		err = fmt.Errorf("httpcache: invalidate prefix %q: %w", prefix, err)
+	}
+	return int(total.Load()), err
+}
+
+// filterURLs keeps the keys whose stored URL is on host ("" for any) and
+// has a path starting with path: the key itself shows only the first
+// bytes of the path, and no host.
+func (c *Cache) filterURLs(ctx context.Context, node redis.Cmdable, ks []string, host, path string) ([]string, error) {
+	cmds := make([]*redis.StringCmd, len(ks))
+	err := c.call.Do(ctx, func(ctx context.Context) error {
+		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range ks {
+				cmds[i] = p.HGet(ctx, k, "u")
+			}
+			return nil
+		})
+		if err == redis.Nil {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, cmd := range cmds {
+		u := cmd.Val()
+		slash := strings.IndexByte(u, '/')
+		if slash < 0 {
+			continue
+		}
+		if (host == "" || u[:slash] == host) && strings.HasPrefix(u[slash:], path) {
+			out = append(out, ks[i])
+		}
+	}
+	return out, nil
+}
+
+// eachMaster runs fn on every master of a Cluster (every shard of a
+// Ring), or on the one server otherwise.
+func (c *Cache) eachMaster(ctx context.Context, fn func(ctx context.Context, node redis.Cmdable) error) error {
+	switch cl := c.client.(type) {
+	case *redis.ClusterClient:
+		return cl.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return fn(ctx, node) })
+	case *redis.Ring:
+		return cl.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error { return fn(ctx, node) })
+	}
+	return fn(ctx, c.client)
+}
+
+// splitPrefix splits the subject of a prefix message, "//host/path" or
+// "/path", into host ("" for any) and path.
+func splitPrefix(s string) (host, path string) {
+	if !strings.HasPrefix(s, "//") {
+		return "", s
+	}
+	rest := s[2:]
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return rest, "/"
+	}
+	return rest[:i], rest[i:]
+}

@@ -1,0 +1,21 @@
+-- Store one variant of a URL's response.
+-- KEYS[1]  the URL's hash (see lookup.lua)
+-- ARGV[1]  the Vary names of the response ("" for none)
+-- ARGV[2]  the variant's field, e:<variant>
+-- ARGV[3]  the packed entry
+-- ARGV[4]  how long to keep the entry, in milliseconds
+-- ARGV[5]  the URL (host, path and canonical query)
+-- ARGV[6]  the most variants kept per URL
+-- A response whose Vary names differ from the stored ones replaces every
+-- variant (they were selected by other headers); so does one that would
+-- exceed the variant limit. The hash lives as long as its longest-kept
+-- variant. Returns 1.
+local v = redis.call('HGET', KEYS[1], 'v')
+if v and (v ~= ARGV[1] or redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) + 2) then
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'u', ARGV[5], ARGV[2], ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
+return 1

@@ -1,0 +1,113 @@
+package echomw_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/httpcache"
+	"github.com/redisware/redisware/core/redistest"
+	"github.com/redisware/redisware/echomw"
+)
+
+// An error returned by an Echo handler is shaped by the app's error handler
+// inside the middleware, so the error response is what the cache stores;
+// path parameters reach a background refresh.
+func TestHTTPCacheEchoErrorsAndRefresh(t *testing.T) {
+	srv := redistest.New(t)
+	c, err := httpcache.New(srv.Client(), httpcache.Options{Prefix: srv.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := httpcache.NewMiddleware(c, httpcache.MiddlewareOptions{DefaultTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		c.Response().Header().Set("X-Handled-By", "app")
+		_ = c.String(http.StatusNotFound, "no such item: "+c.Param("id"))
+	}
+	var runs atomic.Int64
+	e.GET("/items/:id", func(c echo.Context) error {
+		n := runs.Add(1)
+		if c.Param("id") == "missing" {
+			return echo.ErrNotFound
+		}
+		c.Response().Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
+		return c.JSON(http.StatusOK, map[string]any{"id": c.Param("id"), "run": n})
+	}, echomw.HTTPCache(m))
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		return w
+	}
+	get("/items/missing")
+	w := get("/items/missing")
+	if w.Code != 404 || w.Body.String() != "no such item: missing" || w.Header().Get("X-Handled-By") != "app" || !strings.Contains(w.Header().Get("Cache-Status"), "hit") {
+		t.Fatalf("stored error: %d %q %v", w.Code, w.Body, w.Header())
+	}
+	if runs.Load() != 1 {
+		t.Fatalf("ran %d times", runs.Load())
+	}
+	get("/items/7")
+	time.Sleep(1100 * time.Millisecond)
+	if w := get("/items/7"); !strings.Contains(w.Header().Get("Cache-Status"), "stale-while-revalidate") {
+		t.Fatalf("stale: %q", w.Header().Get("Cache-Status"))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w := get("/items/7")
+		if w.Body.String() == `{"id":"7","run":3}`+"\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background refresh did not store its response: %q", w.Body)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func ExampleHTTPCache() {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		panic(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+
+	cache, err := httpcache.New(rdb, httpcache.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+	mw, err := httpcache.NewMiddleware(cache, httpcache.MiddlewareOptions{})
+	if err != nil {
+		panic(err)
+	}
+	e := echo.New()
+	runs := 0
+	e.GET("/news", func(c echo.Context) error {
+		runs++
+		c.Response().Header().Set("Cache-Control", "max-age=30")
+		return c.String(http.StatusOK, fmt.Sprintf("news %d", runs))
+	}, echomw.HTTPCache(mw))
+	for i := 0; i < 2; i++ {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/news", nil))
+		fmt.Println(w.Body.String(), "|", w.Header().Get("Cache-Status"))
+	}
+	// Output:
+	// news 1 | redisware; fwd=uri-miss; fwd-status=200; stored; ttl=30
+	// news 1 | redisware; hit; ttl=30
+}
