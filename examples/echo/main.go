@@ -122,5 +122,15 @@ func newHandler(b app.Backend) (http.Handler, error) {
 		}
 		return c.JSON(http.StatusOK, app.SessionViews(list, s))
 	}, withSession)
+	cached := d.Cached
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/cached", func(c echo.Context) error {
+		q := c.QueryParam("q")
+		app.SetCachedHeaders(c.Response().Header(), q)
+		return c.JSONBlob(http.StatusOK, cached.Lookup(q))
+	}, echomw.HTTPCache(cached.Middleware))
+	e.POST("/cached/invalidate", func(c echo.Context) error {
+		status, body := cached.Invalidate(c.Request())
+		return c.JSONBlob(status, []byte(body))
+	})
 	return e, nil
 }

@@ -108,6 +108,16 @@ func newHandler(b app.Backend) (http.Handler, error) {
 		}
 		writeJSONValue(w, http.StatusOK, app.SessionViews(list, s))
 	})))
+	cached := d.Cached
+	mux.Handle("GET /cached", nethttp.HTTPCache(cached.Middleware)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query().Get("q")
+		app.SetCachedHeaders(w.Header(), q)
+		writeJSON(w, http.StatusOK, string(cached.Lookup(q)))
+	})))
+	mux.HandleFunc("POST /cached/invalidate", func(w http.ResponseWriter, r *http.Request) {
+		status, body := cached.Invalidate(r)
+		writeJSON(w, status, body)
+	})
 	return mux, nil
 }
 

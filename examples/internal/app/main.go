@@ -71,6 +71,8 @@ type Deps struct {
 	Book *Orders
 	// Sessions serves the session routes.
 	Sessions *session.Manager
+	// Cached serves GET /cached and POST /cached/invalidate.
+	Cached *Cached
 }
 
 // NewDeps builds the cores on b.
@@ -87,9 +89,13 @@ func NewDeps(b Backend) (*Deps, error) {
 	if err != nil {
 		return nil, err
 	}
+	cached, err := NewCache(b)
+	if err != nil {
+		return nil, err
+	}
 	metrics := http.NotFoundHandler()
 	if b.Telemetry != nil {
 		metrics = b.Telemetry.Metrics()
 	}
-	return &Deps{Metrics: metrics, Dashboard: Dashboard(), Limited: limited, Orders: orders, Book: &Orders{}, Sessions: sessions}, nil
+	return &Deps{Metrics: metrics, Dashboard: Dashboard(), Limited: limited, Orders: orders, Book: &Orders{}, Sessions: sessions, Cached: cached}, nil
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, newHandler NewHandler) {
 	t.Run("unknown route", func(t *testing.T) { testUnknownRoute(t, c) })
 	t.Run("limited", func(t *testing.T) { testLimited(t, c) })
 	t.Run("orders", func(t *testing.T) { testOrders(t, c) })
+	t.Run("cached", func(t *testing.T) { testCached(t, c) })
 	t.Run("sessions", func(t *testing.T) { testSessions(t, c) })
 	t.Run("metrics", func(t *testing.T) { testMetrics(t, c) })
 }
