@@ -1,0 +1,164 @@
+// Command cachebench compares redisware's cache with its peers on one
+// Redis: HTTP caching on Gin against github.com/chenyahui/gin-cache, and
+// GetOrLoad against github.com/go-redis/cache, hits and misses. For each
+// row it runs exactly -c goroutines for -d after a warm-up, and prints a
+// Markdown table of requests per second and Redis round trips per request.
+//
+//	go run ./cmd/cachebench -d 3s -rounds 3
+//
+// With -rounds n every row is measured n times, the rows taking turns, and
+// the table shows the round with the median requests/s, with the range.
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redisware/redisware/bench/internal/harness"
+)
+
+func main() {
+	d := flag.Duration("d", 3*time.Second, "how long each row is measured")
+	c := flag.Int("c", 32, "concurrent goroutines sending requests")
+	warm := flag.Duration("warmup", 500*time.Millisecond, "warm-up of each row before it is measured")
+	rounds := flag.Int("rounds", 1, "measure every row this many times, taking turns, and show the median")
+	only := flag.String("only", "", "measure only the rows whose kind/scenario/library contains this")
+	flag.Parse()
+	if *c < 1 || *d <= 0 || *warm < 0 || *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "cachebench: -c and -rounds must be at least 1, -d positive, -warmup not negative")
+		os.Exit(2)
+	}
+	if err := run(*d, *c, *warm, *rounds, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "cachebench:", err)
+		os.Exit(1)
+	}
+}
+
+// row is one kind (http or data) × scenario × library, with its
+// measurements, one per round.
+type row struct {
+	kind string
+	s    harness.CacheScenario
+	http harness.HTTPLibrary
+	data harness.DataLibrary
+	ms   []harness.CacheMeasurement
+}
+
+func (r *row) lib() string {
+	if r.kind == "http" {
+		return r.http.Name
+	}
+	return r.data.Name
+}
+
+func (r *row) name() string { return r.kind + "/" + r.s.Name + "/" + r.lib() }
+
+func run(d time.Duration, c int, warm time.Duration, rounds int, only string) (err error) {
+	ctx := context.Background()
+	env, err := harness.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	ce := harness.NewCacheEnv(env)
+	defer ce.Close()
+	defer func() {
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if _, cerr := env.Cleanup(cctx); cerr != nil && err == nil {
+			err = fmt.Errorf("deleting the run's keys: %w", cerr)
+		}
+	}()
+	var rows []*row
+	for _, s := range harness.CacheScenarios {
+		for _, lib := range harness.HTTPLibraries {
+			rows = append(rows, &row{kind: "http", s: s, http: lib})
+		}
+	}
+	for _, s := range harness.CacheScenarios {
+		for _, lib := range harness.DataLibraries {
+			rows = append(rows, &row{kind: "data", s: s, data: lib})
+		}
+	}
+	rows = slices.DeleteFunc(rows, func(r *row) bool { return !strings.Contains(r.name(), only) })
+	var failed []string
+	for range rounds {
+		for _, r := range rows {
+			m, err := measure(ctx, ce, r, c, d, warm)
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.name(), err)
+			}
+			if _, err := env.Cleanup(ctx); err != nil {
+				return fmt.Errorf("deleting the run's keys: %w", err)
+			}
+			r.ms = append(r.ms, m)
+			if err := r.s.Check(m); err != nil {
+				failed = append(failed, r.name()+": "+err.Error())
+			}
+		}
+	}
+	fmt.Printf("%s %s/%s, GOMAXPROCS=%d, NumCPU=%d; Redis %s at %s; %d goroutines, %v per row after %v warm-up",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(),
+		env.RedisVersion, env.Addr, c, d, warm)
+	if rounds > 1 {
+		fmt.Printf("; median of %d rounds (range)", rounds)
+	}
+	fmt.Print("\n\n")
+	fmt.Println("| what | scenario | library | requests/s | round trips/request | handler runs | cache failures | bench CPU µs/request | Redis CPU µs/request | others' CPU (cores) |")
+	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		slices.SortFunc(r.ms, func(a, b harness.CacheMeasurement) int { return cmp.Compare(a.PerSecond(), b.PerSecond()) })
+		m := r.ms[len(r.ms)/2]
+		rate := fmt.Sprintf("%.0f", m.PerSecond())
+		if len(r.ms) > 1 {
+			rate += fmt.Sprintf(" (%.0f–%.0f)", r.ms[0].PerSecond(), r.ms[len(r.ms)-1].PerSecond())
+		}
+		proc, srv := m.CPUPerRequest()
+		others := "?"
+		if o := m.OthersCPU(); o >= 0 {
+			others = fmt.Sprintf("%.2f", o)
+		}
+		what := "HTTP (Gin)"
+		if r.kind == "data" {
+			what = "GetOrLoad"
+		}
+		fmt.Printf("| %s | %s | %s | %s | %.4f | %d of %d | %d | %.2f | %.2f | %s |\n",
+			what, r.s.Name, r.lib(), rate, m.RoundTripsPerRequest(), m.Executions, m.Requests, m.Failures,
+			float64(proc)/float64(time.Microsecond), float64(srv)/float64(time.Microsecond), others)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("sanity checks failed:\n  %s", strings.Join(failed, "\n  "))
+	}
+	return nil
+}
+
+// measure builds, warms and measures one row on a fresh prefix.
+func measure(ctx context.Context, ce *harness.CacheEnv, r *row, c int, d, warm time.Duration) (harness.CacheMeasurement, error) {
+	if r.kind == "http" {
+		run, err := ce.NewHTTPRun(r.http, r.s)
+		if err != nil {
+			return harness.CacheMeasurement{}, err
+		}
+		defer run.Close()
+		if err := ce.WarmHTTP(ctx, run, c, warm); err != nil {
+			return harness.CacheMeasurement{}, err
+		}
+		return ce.MeasureHTTP(ctx, run, c, d)
+	}
+	run, err := ce.NewDataRun(r.data, r.s)
+	if err != nil {
+		return harness.CacheMeasurement{}, err
+	}
+	defer run.Close()
+	if err := ce.WarmData(ctx, run, c, warm); err != nil {
+		return harness.CacheMeasurement{}, err
+	}
+	return ce.MeasureData(ctx, run, c, d)
+}
