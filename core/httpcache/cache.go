@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
@@ -122,6 +124,18 @@ type Options struct {
 	// Logger receives warnings for Redis failures. Zero means
 	// slog.Default().
 	Logger *slog.Logger
+	// MeterProvider receives the cache's metrics: redisware.cache.requests
+	// by cache and outcome (hit, local_hit, stale, miss; bypass with
+	// redisware.reason method, skip, request or redis_unavailable),
+	// redisware.cache.stores, redisware.cache.stored_bytes,
+	// redisware.cache.invalidations by kind, and redisware.redis.duration.
+	// Zero means the global provider, a no-op until the application
+	// installs an SDK.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span per request the middleware sees
+	// (made only as a child of the request's span), with its Cache-Status
+	// as an attribute. Zero means the global provider.
+	TracerProvider trace.TracerProvider
 }
 
 // Cache is a shared HTTP cache and a cache for application data, both in
@@ -136,6 +150,8 @@ type Cache struct {
 	locker *lock.Client
 	logger *slog.Logger
 	now    func() time.Time
+
+	tel *instruments
 
 	channel string
 	local   *localTier // nil without LocalBytes
@@ -191,7 +207,7 @@ func New(client redis.UniversalClient, opts Options) (*Cache, error) {
 	case !validStatusName(opts.StatusName):
 		return nil, fmt.Errorf("httpcache: StatusName %q is not an RFC 8941 token", opts.StatusName)
 	}
-	locker, err := lock.New(client, lock.Options{Prefix: opts.Prefix, Timeout: opts.Timeout})
+	locker, err := lock.New(client, lock.Options{Prefix: opts.Prefix, Timeout: opts.Timeout, MeterProvider: opts.MeterProvider})
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: %w", err)
 	}
@@ -204,6 +220,7 @@ func New(client redis.UniversalClient, opts Options) (*Cache, error) {
 		locker: locker,
 		logger: opts.Logger,
 		now:    opts.Clock,
+		tel:    newInstruments(opts),
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()

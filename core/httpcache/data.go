@@ -38,30 +38,46 @@ type dataRead struct {
 // getData returns the entry of a value: from the in-process tier, else from
 // Redis, concurrent reads of one key in this instance sharing one call.
 func (c *Cache) getData(ctx context.Context, rk string) (*entry, error) {
+	e, local, err := c.getData0(ctx, rk)
+	switch {
+	case err == nil && local:
+		c.tel.request(ctx, outcomeLocalHit)
+	case err == nil:
+		c.tel.request(ctx, outcomeHit)
+	case errors.Is(err, ErrNotFound):
+		c.tel.request(ctx, outcomeMiss)
+	default:
+		c.tel.bypassed(ctx, "redis_unavailable")
+	}
+	return e, err
+}
+
+func (c *Cache) getData0(ctx context.Context, rk string) (e *entry, local bool, err error) {
 	now := c.nowMS()
 	if e := c.local.get(rk, now); e != nil {
-		return e, nil
+		return e, true, nil
 	}
 	fl, leader := c.reads.join(rk)
 	if !leader {
 		if res, _ := fl.wait(ctx, -1).(*dataRead); res != nil {
-			return res.e, res.err
+			return res.e, false, res.err
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return c.readData(ctx, rk, now)
+		e, err := c.readData(ctx, rk, now)
+		return e, false, err
 	}
 	res := &dataRead{err: errors.New("httpcache: read abandoned")}
 	defer func() { c.reads.finish(rk, fl, res) }()
 	res.e, res.err = c.readData(ctx, rk, now)
-	return res.e, res.err
+	return res.e, false, res.err
 }
 
 func (c *Cache) readData(ctx context.Context, rk string, now int64) (*entry, error) {
 	epoch := c.local.epochNow()
 	var raw string
-	err := c.call.Do(ctx, func(ctx context.Context) error {
+	err := c.call.DoMeasured(ctx, c.tel.ops["get"], func(ctx context.Context) error {
 		v, err := c.client.Get(ctx, rk).Result()
 		raw = v
 		return err
@@ -104,7 +120,7 @@ func (c *Cache) setData(ctx context.Context, rk string, value []byte, ttl time.D
 	if notify {
 		c.local.apply(string(msgKey) + rk)
 	}
-	err := c.call.Do(ctx, func(ctx context.Context) error {
+	err := c.call.DoMeasured(ctx, c.tel.ops["set"], func(ctx context.Context) error {
 		return c.pipeline(ctx, calls, func(p redis.Pipeliner) {
 			p.Set(ctx, rk, blob, ttl)
 			if notify {
@@ -115,12 +131,14 @@ func (c *Cache) setData(ctx context.Context, rk string, value []byte, ttl time.D
 	if err != nil {
 		return fmt.Errorf("httpcache: set: %w", err)
 	}
+	c.tel.stored(ctx, len(blob))
 	return nil
 }
 
 // Delete forgets the values stored under keys, in every instance's
 // in-process tier as well.
 func (c *Cache) Delete(ctx context.Context, keys ...string) error {
+	c.tel.invalidated(ctx, "key", len(keys))
 	rks := make([]string, len(keys))
 	for i, k := range keys {
 		rks[i] = c.dataKey(k)
@@ -186,7 +204,8 @@ func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, lo
 	}
 	var polled *entry
 	release, ready := c.lead(ctx, rk, func(ctx context.Context) bool {
-		e, err := c.getData(ctx, rk)
+		// a re-check while waiting for the filler, not a lookup of its own
+		e, _, err := c.getData0(ctx, rk)
 		polled = e
 		return err == nil
 	})

@@ -22,6 +22,7 @@ const scanCount = 500
 // works too), in every instance's in-process tier as well. The query is
 // canonicalised as for requests, so parameter order does not matter.
 func (c *Cache) InvalidateURL(ctx context.Context, rawURL string) error {
+	c.tel.invalidated(ctx, "url", 1)
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("httpcache: invalidate URL: %w", err)
@@ -36,7 +37,7 @@ func (c *Cache) InvalidateURL(ctx context.Context, rawURL string) error {
 // command of its own so no command spans slots, then tells every
 // instance's in-process tier.
 func (c *Cache) forget(ctx context.Context, ks ...string) error {
-	err := c.call.Do(ctx, func(ctx context.Context) error {
+	err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
 		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, k := range ks {
 				p.Unlink(ctx, k)
@@ -62,6 +63,7 @@ func (c *Cache) forget(ctx context.Context, ks ...string) error {
 // SSCAN, each entry deleted by a command of its own: the index lives in
 // its tag's slot, the entries in theirs, and no command spans two.
 func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) (int, error) {
+	c.tel.invalidated(ctx, "tag", len(tags))
 	total := 0
 	for _, tag := range tags {
 		n, err := c.invalidateTag(ctx, tag)
@@ -79,7 +81,7 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 	index := c.tagKey(tag)
 	taken := c.space.Tagged(tag, ":t:"+hex.EncodeToString(rnd[:]))
 	var moved int64
-	err := c.call.Do(ctx, func(ctx context.Context) error {
+	err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
 		v, err := tagTakeScript.Run(ctx, c.client, []string{index, taken}).Int64()
 		moved = v
 		return err
@@ -92,7 +94,7 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 		var cursor uint64
 		for {
 			var members []string
-			err := c.call.Do(ctx, func(ctx context.Context) error {
+			err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
 				var err error
 				members, cursor, err = c.client.SScan(ctx, taken, cursor, "", scanCount).Result()
 				return err
@@ -109,7 +111,7 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 				break
 			}
 		}
-		if err := c.call.Do(ctx, func(ctx context.Context) error { return c.client.Unlink(ctx, taken).Err() }); err != nil {
+		if err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error { return c.client.Unlink(ctx, taken).Err() }); err != nil {
 			return n, err
 		}
 	}
@@ -123,7 +125,7 @@ func (c *Cache) unlink(ctx context.Context, node redis.Cmdable, ks []string) (in
 		return 0, nil
 	}
 	cmds := make([]*redis.IntCmd, len(ks))
-	err := c.call.Do(ctx, func(ctx context.Context) error {
+	err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
 		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, k := range ks {
 				cmds[i] = p.Unlink(ctx, k)
@@ -149,6 +151,7 @@ func (c *Cache) unlink(ctx context.Context, node redis.Cmdable, ks []string) (in
 // KEYS), matching the escaped path each key shows after its hash tag.
 // "/" forgets every response of the cache.
 func (c *Cache) InvalidatePrefix(ctx context.Context, prefix string) (int, error) {
+	c.tel.invalidated(ctx, "prefix", 1)
 	host, path := "", prefix
 	if strings.Contains(prefix, "//") {
 		u, err := url.Parse(prefix)
@@ -171,7 +174,7 @@ func (c *Cache) InvalidatePrefix(ctx context.Context, prefix string) (int, error
 		var cursor uint64
 		for {
 			var found []string
-			err := c.call.Do(ctx, func(ctx context.Context) error {
+			err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
 				var err error
 				found, cursor, err = node.Scan(ctx, cursor, pattern, scanCount).Result()
 				return err
@@ -213,7 +216,7 @@ func (c *Cache) InvalidatePrefix(ctx context.Context, prefix string) (int, error
 // bytes of the path, and no host.
 func (c *Cache) filterURLs(ctx context.Context, node redis.Cmdable, ks []string, host, path string) ([]string, error) {
 	cmds := make([]*redis.StringCmd, len(ks))
-	err := c.call.Do(ctx, func(ctx context.Context) error {
+	err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
 		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, k := range ks {
 				cmds[i] = p.HGet(ctx, k, "u")

@@ -280,7 +280,7 @@ func (c *Cache) publish(ctx context.Context, msgs ...string) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return c.call.Do(ctx, func(ctx context.Context) error {
+	return c.call.DoMeasured(ctx, c.tel.ops["publish"], func(ctx context.Context) error {
 		if len(msgs) == 1 {
 			return c.client.Publish(ctx, c.channel, msgs[0]).Err()
 		}

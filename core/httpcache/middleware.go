@@ -14,8 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/redisware/redisware/core/internal/capture"
 	"github.com/redisware/redisware/core/internal/problem"
+	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
 // DefaultTagHeaders are the response header fields read for tags unless
@@ -138,12 +142,34 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request, next http
 // returns (for frameworks whose request context must not outlive the
 // request).
 func (m *Middleware) Serve(w http.ResponseWriter, r *http.Request, next, background http.Handler) *Rejection {
+	t := m.c.tel.t
+	if !t.On || !trace.SpanContextFromContext(r.Context()).IsValid() {
+		// A span is made only as a child of the request's span.
+		return m.serve(w, r, next, background)
+	}
+	ctx, span := t.Tracer.Start(r.Context(), "redisware.httpcache", trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(telemetry.Policy.String(m.c.opts.Name)))
+	if !span.IsRecording() {
+		defer span.End()
+		return m.serve(w, r, next, background)
+	}
+	rej := m.serve(w, r.WithContext(ctx), next, background)
+	if st := w.Header().Values("Cache-Status"); len(st) > 0 {
+		span.SetAttributes(attribute.String("redisware.cache.status", st[len(st)-1]))
+	}
+	span.End()
+	return rej
+}
+
+func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next, background http.Handler) *Rejection {
 	c := m.c
 	if m.opts.Skip != nil && m.opts.Skip(r) {
+		c.tel.bypassed(r.Context(), "skip")
 		next.ServeHTTP(w, r)
 		return nil
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		c.tel.bypassed(r.Context(), "method")
 		m.passUnsafe(w, r, next)
 		return nil
 	}
@@ -154,6 +180,7 @@ func (m *Middleware) Serve(w http.ResponseWriter, r *http.Request, next, backgro
 	f, err := c.lookup(ctx, t, r.Header, now)
 	if err != nil {
 		c.report(ctx, fmt.Errorf("httpcache: lookup: %w", err))
+		c.tel.bypassed(ctx, "redis_unavailable")
 		if rq.onlyIfCached {
 			return m.gatewayTimeout(t)
 		}
@@ -169,12 +196,19 @@ func (m *Middleware) Serve(w http.ResponseWriter, r *http.Request, next, backgro
 	if e := f.e; e != nil {
 		switch judge(e, rq, now) {
 		case serveFresh:
+			if f.local {
+				c.tel.request(ctx, outcomeLocalHit)
+			} else {
+				c.tel.request(ctx, outcomeHit)
+			}
 			m.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true}, t)
 			return nil
 		case serveStale:
+			c.tel.request(ctx, outcomeStale)
 			m.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true}, t)
 			return nil
 		case serveAndRefresh:
+			c.tel.request(ctx, outcomeStale)
 			m.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true, detail: "stale-while-revalidate"}, t)
 			m.refresh(w, r, rq, t, f, e, next, background)
 			return nil
@@ -184,6 +218,11 @@ func (m *Middleware) Serve(w http.ResponseWriter, r *http.Request, next, backgro
 			fwd = "stale"
 		}
 		stale = e
+	}
+	if fwd == "request" {
+		c.tel.bypassed(ctx, "request")
+	} else {
+		c.tel.request(ctx, outcomeMiss)
 	}
 	if rq.onlyIfCached {
 		return m.gatewayTimeout(t)

@@ -63,7 +63,7 @@ func (c *Cache) read(ctx context.Context, t target, h http.Header, hint string, 
 	epoch := c.local.epochNow()
 	for attempt := 0; ; attempt++ {
 		var reply []any
-		err := c.call.Do(ctx, func(ctx context.Context) error {
+		err := c.call.DoMeasured(ctx, c.tel.ops["lookup"], func(ctx context.Context) error {
 			v, err := lookupScript.Run(ctx, c.client, []string{t.key}, lookupArgs(hint, h)...).Slice()
 			reply = v
 			return err
@@ -112,9 +112,10 @@ func (c *Cache) storeEntry(ctx context.Context, t target, vary, field string, e 
 	for _, tag := range e.tags {
 		calls = append(calls, scriptCall{tagAddScript, []string{c.tagKey(tag)}, []any{t.key, keep}})
 	}
-	err := c.call.Do(ctx, func(ctx context.Context) error { return c.runScripts(ctx, calls) })
+	err := c.call.DoMeasured(ctx, c.tel.ops["store"], func(ctx context.Context) error { return c.runScripts(ctx, calls) })
 	if err == nil {
 		c.hints.set(t.key, vary)
+		c.tel.stored(ctx, len(blob))
 	}
 	return err
 }

@@ -35,7 +35,7 @@ type Cached struct {
 // (the handler says max-age=30), no in-process tier, so the reference app
 // needs no Close.
 func NewCache(b Backend) (*Cached, error) {
-	c, err := httpcache.New(b.Client, httpcache.Options{Name: "cached", Prefix: b.Prefix, Timeout: b.Timeout})
+	c, err := httpcache.New(b.Client, httpcache.Options{Name: "cached", Prefix: b.Prefix, Timeout: b.Timeout, MeterProvider: b.meter()})
 	if err != nil {
 		return nil, err
 	}

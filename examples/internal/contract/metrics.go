@@ -47,6 +47,9 @@ func testMetrics(t *testing.T, c *client) {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}
+	if !regexp.MustCompile(`(?m)^redisware_cache_requests_total\{redisware_component="httpcache",redisware_outcome="hit",redisware_policy="cached"\} [1-9]`).MatchString(text) {
+		t.Error("no cache hits counted for GET /cached")
+	}
 	if !regexp.MustCompile(`(?m)^redisware_redis_duration_seconds_count\{redisware_component="session",redisware_operation="load",redisware_outcome="ok"\} [1-9]`).MatchString(text) {
 		t.Error("no Redis latency measured for session loads")
 	}
