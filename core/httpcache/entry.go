@@ -3,12 +3,12 @@ package httpcache
 import (
 	"bytes"
 	"compress/flate"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
+
+	"github.com/redisware/redisware/core/internal/packed"
 )
 
 // entry is one stored response (or, for the data API, one value: status
@@ -85,44 +85,18 @@ func (e *entry) encode(compressAbove int) []byte {
 	if e.noStale {
 		flags |= flagNoStale
 	}
-	names := make([]string, 0, len(e.header))
-	n := 64 + len(body)
-	for k, vs := range e.header {
-		names = append(names, k)
-		n += len(k) + 2
-		for _, v := range vs {
-			n += len(v) + 2
-		}
-	}
-	slices.Sort(names)
-	b := make([]byte, 0, n)
+	b := make([]byte, 0, 64+len(body)+packed.HeaderSize(e.header))
 	b = append(b, codecVersion, flags)
-	b = binary.AppendUvarint(b, uint64(e.status))
+	b = packed.AppendUvarint(b, uint64(e.status))
 	for _, v := range []int64{e.stored, e.initAge, e.lifetime, e.swr, e.sie, e.keep} {
-		b = binary.AppendVarint(b, v)
+		b = packed.AppendVarint(b, v)
 	}
-	b = binary.AppendUvarint(b, uint64(len(e.tags)))
-	for _, t := range e.tags {
-		b = appendString(b, t)
-	}
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	for _, k := range names {
-		b = appendString(b, k)
-		vs := e.header[k]
-		b = binary.AppendUvarint(b, uint64(len(vs)))
-		for _, v := range vs {
-			b = appendString(b, v)
-		}
-	}
+	b = packed.AppendStrings(b, e.tags)
+	b = packed.AppendHeader(b, e.header)
 	if flags&flagCompressed != 0 {
-		b = binary.AppendUvarint(b, uint64(len(e.body)))
+		b = packed.AppendUvarint(b, uint64(len(e.body)))
 	}
-	return appendString(b, string(body))
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+	return packed.AppendString(b, string(body))
 }
 
 // decodeEntry unpacks what encode packed. maxBody bounds the inflated body
@@ -133,42 +107,26 @@ func decodeEntry(b []byte, maxBody int) (*entry, error) {
 		return nil, errCorrupt
 	}
 	flags := b[1]
-	d := decoder{b: b[2:]}
+	d := packed.NewDecoder(b[2:])
 	e := &entry{noStale: flags&flagNoStale != 0}
-	e.status = int(d.uvarint())
+	e.status = int(d.Uvarint())
 	for _, p := range []*int64{&e.stored, &e.initAge, &e.lifetime, &e.swr, &e.sie, &e.keep} {
-		*p = d.varint()
+		*p = d.Varint()
 	}
-	nt := d.count()
-	if nt > 0 {
-		e.tags = make([]string, 0, nt)
-		for i := 0; i < nt && d.err == nil; i++ {
-			e.tags = append(e.tags, d.string())
-		}
-	}
-	nh := d.count()
-	if nh > 0 || e.status != 0 {
-		e.header = make(http.Header, nh)
-	}
-	for i := 0; i < nh && d.err == nil; i++ {
-		k := d.string()
-		nv := d.count()
-		vs := make([]string, 0, nv)
-		for j := 0; j < nv && d.err == nil; j++ {
-			vs = append(vs, d.string())
-		}
-		e.header[k] = vs
+	e.tags = d.Strings()
+	if h := d.Header(); len(h) > 0 || e.status != 0 {
+		e.header = h
 	}
 	rawLen := -1
 	if flags&flagCompressed != 0 {
-		if n := d.uvarint(); n < 1<<31 {
-			rawLen = int(n)
-		} else {
-			d.err = errCorrupt
+		n := d.Uvarint()
+		if n >= 1<<31 {
+			return nil, errCorrupt
 		}
+		rawLen = int(n)
 	}
-	body := d.bytes()
-	if d.err != nil || len(d.b) != 0 || (e.status != 0 && (e.status < 100 || e.status > 999)) {
+	body := d.Bytes()
+	if d.Err() != nil || d.Len() != 0 || (e.status != 0 && (e.status < 100 || e.status > 999)) {
 		return nil, errCorrupt
 	}
 	if rawLen >= 0 {
@@ -184,60 +142,6 @@ func decodeEntry(b []byte, maxBody int) (*entry, error) {
 	e.body = body
 	return e, nil
 }
-
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errCorrupt
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errCorrupt
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// count reads a length that must not exceed the bytes left (every counted
-// item takes at least one byte), so a corrupt count cannot allocate much.
-func (d *decoder) count() int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.err = errCorrupt
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.count()
-	if d.err != nil {
-		return nil
-	}
-	s := d.b[:n:n]
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) string() string { return string(d.bytes()) }
 
 var flaters = sync.Pool{New: func() any {
 	w, _ := flate.NewWriter(nil, flate.BestSpeed)
