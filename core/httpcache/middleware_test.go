@@ -427,6 +427,13 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		w := get(m, o, "/swr")
 		return w.Body.String() == "run 2" && strings.Contains(status(w), "hit; ttl=")
 	})
+	// The refresh stores its response before it lets go of its flight (and
+	// lock); wait for that too, or the next refresh would see it running.
+	waitFor(t, "the background refresh to finish", func() bool {
+		m.c.flights.mu.Lock()
+		defer m.c.flights.mu.Unlock()
+		return len(m.c.flights.m) == 0
+	})
 	wantRuns(t, o, 2)
 	// Inline refresh (no background handler), as the Gin adapter does.
 	clk.advance(15 * time.Second)
