@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
 // fenceTTL is how long a fence counter outlives the last acquisition of its
@@ -265,6 +267,27 @@ func (e *engine) releaseDetached(ctx context.Context, l *Lock, ttl time.Duration
 }
 
 func (e *engine) do(ctx context.Context, key string, ttl time.Duration, opts *ObtainOptions, fn func(ctx context.Context) error) (err error) {
+	t := e.tel.t
+	if t.On && trace.SpanContextFromContext(ctx).IsValid() {
+		// A span for the whole critical section, as a child of the
+		// caller's span; the lock's key is not an attribute (it may hold
+		// client data).
+		var span trace.Span
+		ctx, span = t.Tracer.Start(ctx, "redisware.lock", trace.WithSpanKind(trace.SpanKindInternal))
+		defer func() {
+			outcome := "done"
+			switch {
+			case errors.Is(err, ErrNotObtained):
+				outcome = "not_obtained"
+			case errors.Is(err, ErrLost):
+				outcome = "lost"
+			case err != nil:
+				outcome = "error"
+			}
+			span.SetAttributes(telemetry.Outcome.String(outcome))
+			span.End()
+		}()
+	}
 	l, err := e.obtain(ctx, key, ttl, opts)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 var (
@@ -45,6 +46,9 @@ type Options struct {
 	// operation). Zero means the global provider, a no-op until the
 	// application installs an SDK.
 	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span per Do (made only as a child of the
+	// caller's span) with its outcome. Zero means the global provider.
+	TracerProvider trace.TracerProvider
 }
 
 // ObtainOptions configures one Obtain or Do call. A nil *ObtainOptions

@@ -24,7 +24,7 @@ type instruments struct {
 }
 
 func newInstruments(opts Options) *instruments {
-	t := telemetry.New("lock", opts.MeterProvider, nil)
+	t := telemetry.New("lock", opts.MeterProvider, opts.TracerProvider)
 	in := &instruments{t: t, outcomes: map[string]metric.MeasurementOption{}}
 	in.operations = t.Counter("redisware.lock.operations", "{attempt}",
 		"Lock attempts and losses, by outcome (obtained, contended, lost).")

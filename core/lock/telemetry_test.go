@@ -8,6 +8,8 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/redisware/redisware/core/lock"
 	"github.com/redisware/redisware/core/redistest"
@@ -68,5 +70,43 @@ func TestTelemetry(t *testing.T) {
 	}
 	if ops["obtain"] != 2 || ops["refresh"] < 1 {
 		t.Fatalf("redis durations %v, want 2 obtains and at least one refresh", ops)
+	}
+}
+
+// Do makes a span, a child of the caller's, with its outcome.
+func TestDoSpan(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	c, err := lock.New(srv.Client(), lock.Options{Prefix: srv.Prefix, Timeout: 2 * time.Second, TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, root := tp.Tracer("test").Start(context.Background(), "request")
+	if err := c.Do(ctx, "secret-job-key", time.Minute, nil, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	root.End()
+	var found bool
+	for _, s := range spans.Ended() {
+		if s.Name() != "redisware.lock" {
+			continue
+		}
+		found = true
+		if s.Parent().SpanID() != root.SpanContext().SpanID() {
+			t.Error("the lock span is not a child of the caller's")
+		}
+		for _, kv := range s.Attributes() {
+			if kv.Key == "redisware.outcome" && kv.Value.AsString() != "done" {
+				t.Errorf("outcome %q", kv.Value.AsString())
+			}
+			if kv.Value.AsString() == "secret-job-key" {
+				t.Error("the lock key became an attribute")
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no redisware.lock span")
 	}
 }
