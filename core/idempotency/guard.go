@@ -260,34 +260,30 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Hand
 // is the framework's route pattern; "" means the path.
 func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, next http.Handler) *Rejection {
 	t := g.tel.t
+	var outcome string
 	if !t.On {
-		var outcome string
 		return g.serve(w, r, route, next, &outcome)
 	}
-	if !trace.SpanContextFromContext(r.Context()).IsValid() {
-		// No request span to be a child of: count, but make no span.
-		outcome := ""
-		rej := g.serve(w, r, route, next, &outcome)
-		if rej != nil {
-			outcome = rejectionOutcome(rej.Status)
+	// A span only as a child of the request's span.
+	var span trace.Span
+	if trace.SpanContextFromContext(r.Context()).IsValid() {
+		var ctx context.Context
+		ctx, span = t.Tracer.Start(r.Context(), "redisware.idempotency", g.tel.spanStart...)
+		if span.IsRecording() {
+			r = r.WithContext(ctx)
 		}
-		g.tel.requests.Add(r.Context(), 1, g.tel.outcomes[outcome])
-		return rej
 	}
-	ctx, span := t.Tracer.Start(r.Context(), "redisware.idempotency", g.tel.spanStart...)
-	if span.IsRecording() {
-		r = r.WithContext(ctx)
-	}
-	outcome := ""
 	rej := g.serve(w, r, route, next, &outcome)
 	if rej != nil {
 		outcome = rejectionOutcome(rej.Status)
 	}
 	g.tel.requests.Add(r.Context(), 1, g.tel.outcomes[outcome])
-	if span.IsRecording() {
-		span.SetAttributes(telemetry.Outcome.String(outcome))
+	if span != nil {
+		if span.IsRecording() {
+			span.SetAttributes(telemetry.Outcome.String(outcome))
+		}
+		span.End()
 	}
-	span.End()
 	return rej
 }
 
