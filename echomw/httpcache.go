@@ -34,14 +34,7 @@ func HTTPCache(m *httpcache.Middleware) echo.MiddlewareFunc {
 					bc.Error(err)
 				}
 			})
-			rej := m.Serve(orig, c.Request(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				c.SetRequest(r)
-				c.SetResponse(echo.NewResponse(w, e))
-				defer c.SetResponse(orig)
-				if err := next(c); err != nil {
-					c.Error(err)
-				}
-			}), background)
+			rej := m.Serve(orig, c.Request(), chain(c, next, nil), background)
 			if rej == nil {
 				return nil
 			}

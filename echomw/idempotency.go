@@ -1,8 +1,6 @@
 package echomw
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/redisware/redisware/core/idempotency"
@@ -20,14 +18,7 @@ func Idempotency(g *idempotency.Guard) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			orig := c.Response()
-			rej := g.Serve(orig, c.Request(), c.Path(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				c.SetRequest(r)
-				c.SetResponse(echo.NewResponse(w, c.Echo()))
-				defer c.SetResponse(orig)
-				if err := next(c); err != nil {
-					c.Error(err)
-				}
-			}))
+			rej := g.Serve(orig, c.Request(), c.Path(), chain(c, next, nil))
 			if rej == nil {
 				return nil
 			}

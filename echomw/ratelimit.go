@@ -1,8 +1,6 @@
 package echomw
 
 import (
-	"encoding/json"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/redisware/redisware/core/ratelimit"
@@ -31,17 +29,4 @@ func RateLimit(m *ratelimit.Middleware) echo.MiddlewareFunc {
 			return httpError(c, d.Status, m.Problem(d), d.Err, func() { m.SetHeaders(c.Response().Header(), d) })
 		}
 	}
-}
-
-// httpError sets the problem headers and returns the *echo.HTTPError that
-// carries a problem body to Echo's error handler.
-func httpError(c echo.Context, status int, body []byte, internal error, setHeaders func()) *echo.HTTPError {
-	setHeaders()
-	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
-	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
-	he := echo.NewHTTPError(status, json.RawMessage(body))
-	if internal != nil {
-		he.Internal = internal
-	}
-	return he
 }

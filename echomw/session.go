@@ -23,15 +23,8 @@ func Session(m *session.Manager) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			orig := c.Response()
-			rej := m.Serve(orig, c.Request(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				c.SetRequest(r)
-				c.Set(SessionKey, session.FromContext(r.Context()))
-				c.SetResponse(echo.NewResponse(w, c.Echo()))
-				defer c.SetResponse(orig)
-				if err := next(c); err != nil {
-					c.Error(err)
-				}
-			}))
+			setSession := func(r *http.Request) { c.Set(SessionKey, session.FromContext(r.Context())) }
+			rej := m.Serve(orig, c.Request(), chain(c, next, setSession))
 			if rej == nil {
 				return nil
 			}

@@ -15,22 +15,10 @@ import (
 // c.FullPath().
 func Idempotency(g *idempotency.Guard) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		orig := c.Writer
-		ran := false
-		rej := g.Serve(orig, c.Request, c.FullPath(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ran = true
-			c.Request = r
-			gw := &writer{ResponseWriter: orig, w: w}
-			c.Writer = gw
-			defer func() { c.Writer = orig }()
-			c.Next()
-			gw.commit() // a status set without a body, such as c.Status(204)
-		}))
-		if rej != nil {
-			g.Reject(orig, c.Request, rej)
-		}
-		if !ran {
-			c.Abort()
-		}
+		serveCore(c, nil, func(orig gin.ResponseWriter, next http.Handler) {
+			if rej := g.Serve(orig, c.Request, c.FullPath(), next); rej != nil {
+				g.Reject(orig, c.Request, rej)
+			}
+		})
 	}
 }

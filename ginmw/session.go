@@ -19,24 +19,12 @@ const SessionKey = "redisware.session"
 // m.ErrorFunc's answer (503 by default): nobody is silently logged out.
 func Session(m *session.Manager) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		orig := c.Writer
-		ran := false
-		rej := m.Serve(orig, c.Request, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ran = true
-			c.Request = r
-			c.Set(SessionKey, session.FromContext(r.Context()))
-			gw := &writer{ResponseWriter: orig, w: w}
-			c.Writer = gw
-			defer func() { c.Writer = orig }()
-			c.Next()
-			gw.commit() // a status set without a body, such as c.Status(204)
-		}))
-		if rej != nil {
-			m.Reject(orig, c.Request, rej)
-		}
-		if !ran {
-			c.Abort()
-		}
+		setSession := func(r *http.Request) { c.Set(SessionKey, session.FromContext(r.Context())) }
+		serveCore(c, setSession, func(orig gin.ResponseWriter, next http.Handler) {
+			if rej := m.Serve(orig, c.Request, next); rej != nil {
+				m.Reject(orig, c.Request, rej)
+			}
+		})
 	}
 }
 

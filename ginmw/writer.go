@@ -27,3 +27,28 @@ func (w *writer) WriteHeaderNow()                   { w.commit() }
 func (w *writer) Write(p []byte) (int, error)       { w.commit(); return w.w.Write(p) }
 func (w *writer) WriteString(s string) (int, error) { w.commit(); return w.w.Write([]byte(s)) }
 func (w *writer) Flush()                            { w.commit(); http.NewResponseController(w.w).Flush() }
+
+// serveCore runs a core that takes the rest of the chain as its next
+// handler. serve calls the core with next; next runs c.Next() on the
+// writer and request the core passes (through a writer that keeps
+// c.Writer a gin.ResponseWriter), after onRequest, if set, has seen the
+// request. When the core answered by itself, the chain is aborted.
+func serveCore(c *gin.Context, onRequest func(r *http.Request), serve func(orig gin.ResponseWriter, next http.Handler)) {
+	orig := c.Writer
+	ran := false
+	serve(orig, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ran = true
+		c.Request = r
+		if onRequest != nil {
+			onRequest(r)
+		}
+		gw := &writer{ResponseWriter: orig, w: w}
+		c.Writer = gw
+		defer func() { c.Writer = orig }()
+		c.Next()
+		gw.commit() // a status set without a body, such as c.Status(204)
+	}))
+	if !ran {
+		c.Abort()
+	}
+}
