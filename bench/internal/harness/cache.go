@@ -186,7 +186,7 @@ func waitLocal(c *httpcache.Cache, local int64) error {
 	return nil
 }
 
-// V8Counter counts the round trips of a go-redis v8 client, as Counter
+// V8Counter counts the round trips of a go-redis v8 client, as redistest.RoundTrips
 // does for v9.
 type V8Counter struct{ n atomic.Int64 }
 
@@ -217,7 +217,7 @@ func (e *CacheEnv) RoundTrips(v8 bool) int64 {
 	if v8 {
 		return e.v8count.RoundTrips()
 	}
-	return e.counts[true].RoundTrips()
+	return e.counts[true].Load()
 }
 
 // CacheMeasurement is the outcome of one timed cache run.

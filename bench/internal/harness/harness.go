@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/redistest"
 )
 
 // AddrEnv names the environment variable holding the Redis address.
@@ -96,36 +98,6 @@ func (s Scenario) Check(t Tally, elapsed time.Duration) error {
 	return nil
 }
 
-// Counter is a go-redis hook that counts what goes over the wire: one per
-// command (so an EVALSHA that fails with NOSCRIPT and is retried as EVAL
-// counts two) and one per pipeline.
-type Counter struct {
-	commands  atomic.Int64
-	pipelines atomic.Int64
-}
-
-// RoundTrips returns the round trips counted so far.
-func (c *Counter) RoundTrips() int64 { return c.commands.Load() + c.pipelines.Load() }
-
-// DialHook implements redis.Hook.
-func (c *Counter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-// ProcessHook implements redis.Hook.
-func (c *Counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.commands.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-// ProcessPipelineHook implements redis.Hook.
-func (c *Counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.pipelines.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
 // Env is one run: its Redis clients, their counters, and the unique prefix
 // of every key the run creates.
 type Env struct {
@@ -137,12 +109,13 @@ type Env struct {
 	run     string // unique per Env, starts every key
 	seq     atomic.Int64
 	clients map[bool]*redis.Client // by ContextTimeoutEnabled
-	counts  map[bool]*Counter
+	counts  map[bool]*redistest.RoundTrips
 }
 
 // Open connects to the Redis named by AddrEnv (or DefaultAddr) with two
 // clients of identical options but for ContextTimeoutEnabled, each with a
-// Counter hook. It fails if Redis does not answer a PING within a second.
+// round-trip counter (redistest.CountRoundTrips). It fails if Redis does
+// not answer a PING within a second.
 func Open(ctx context.Context) (*Env, error) {
 	addr := os.Getenv(AddrEnv)
 	if addr == "" {
@@ -156,13 +129,11 @@ func Open(ctx context.Context) (*Env, error) {
 		Addr:    addr,
 		run:     "ratebench:" + hex.EncodeToString(id[:]) + ":",
 		clients: map[bool]*redis.Client{},
-		counts:  map[bool]*Counter{},
+		counts:  map[bool]*redistest.RoundTrips{},
 	}
 	for _, ctxTimeout := range []bool{true, false} {
 		rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: PoolSize, ContextTimeoutEnabled: ctxTimeout})
-		c := &Counter{}
-		rdb.AddHook(c)
-		e.clients[ctxTimeout], e.counts[ctxTimeout] = rdb, c
+		e.clients[ctxTimeout], e.counts[ctxTimeout] = rdb, redistest.CountRoundTrips(rdb)
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -184,7 +155,7 @@ func Open(ctx context.Context) (*Env, error) {
 func (e *Env) Client(lib Library) *redis.Client { return e.clients[!lib.NoContextTimeout] }
 
 // Counter returns the round-trip counter of lib's client.
-func (e *Env) Counter(lib Library) *Counter { return e.counts[!lib.NoContextTimeout] }
+func (e *Env) Counter(lib Library) *redistest.RoundTrips { return e.counts[!lib.NoContextTimeout] }
 
 // Prefix returns a key prefix no other call returns, under the run's own
 // prefix; tag is there to help a reader of the keyspace.
@@ -359,7 +330,7 @@ func (e *Env) Measure(ctx context.Context, lib Library, decide Decide, keys []st
 		return Measurement{}, err
 	}
 	cpu0, machine0 := processCPU(), machineCPU()
-	rt0 := counter.RoundTrips()
+	rt0 := counter.Load()
 	start := time.Now()
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	defer timer.Stop()
@@ -373,7 +344,7 @@ func (e *Env) Measure(ctx context.Context, lib Library, decide Decide, keys []st
 	wg.Wait()
 	m := Measurement{
 		Elapsed:    time.Since(start),
-		RoundTrips: counter.RoundTrips() - rt0,
+		RoundTrips: counter.Load() - rt0,
 		ProcessCPU: processCPU() - cpu0,
 	}
 	if machine0 > 0 {

@@ -56,17 +56,17 @@ func TestCounterCountsRetriesAndPipelines(t *testing.T) {
 	// A script body no server has seen: its first run is NOSCRIPT + EVAL.
 	script := redis.NewScript("-- " + env.Prefix("counter-test") + "\nreturn 1")
 	for i, want := range []int64{2, 1} {
-		before := c.RoundTrips()
+		before := c.Load()
 		if err := script.Run(ctx, rdb, nil).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if got := c.RoundTrips() - before; got != want {
+		if got := c.Load() - before; got != want {
 			t.Errorf("script run %d: %d round trips, want %d", i+1, got, want)
 		}
 	}
 	key := env.Prefix("counter-test") + "k"
 	pipeline := func() int64 {
-		before := c.RoundTrips()
+		before := c.Load()
 		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, key, "1", time.Minute)
 			p.Incr(ctx, key)
@@ -76,7 +76,7 @@ func TestCounterCountsRetriesAndPipelines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c.RoundTrips() - before
+		return c.Load() - before
 	}
 	// Pipelines have a connection pool of their own: the first one dials,
 	// and the handshake of the new connection goes over the wire too.
