@@ -8,23 +8,24 @@ import (
 	"github.com/redisware/redisware/core/httpcache"
 )
 
-// HTTPCache returns Echo middleware that answers requests from m's shared
+// HTTPCache returns Echo middleware that answers requests from c's shared
 // cache, or runs next and stores its response as HTTP allows (RFC 9111).
 // An error returned by next is handed to the app's HTTPErrorHandler inside
 // the middleware, so the error response is what the cache sees (and, when
-// it is cacheable, stores). A request with Cache-Control: only-if-cached
-// that nothing stored answers gets an *echo.HTTPError 504 with a
-// problem+json body. A stale-while-revalidate refresh runs next in a
-// goroutine of its own, on a new echo.Context with the request's path and
-// parameters (values set with c.Set do not carry over).
-func HTTPCache(m *httpcache.Middleware) echo.MiddlewareFunc {
+// it is cacheable, stores), and it is returned up the chain too. A request
+// with Cache-Control: only-if-cached that nothing stored answers is
+// rejected with 504 (see Mount). A stale-while-revalidate refresh runs
+// next in a goroutine of its own, on a new echo.Context with the request's
+// path and parameters (values set with c.Set do not carry over). For a
+// route with options of its own, mount c.WithRoute(...).
+func HTTPCache(c *httpcache.Cache) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			orig := c.Response()
-			e := c.Echo()
-			path := c.Path()
-			names := append([]string(nil), c.ParamNames()...)
-			values := append([]string(nil), c.ParamValues()...)
+		return func(ec echo.Context) error {
+			setPattern(ec)
+			e := ec.Echo()
+			path := ec.Path()
+			names := append([]string(nil), ec.ParamNames()...)
+			values := append([]string(nil), ec.ParamValues()...)
 			background := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				bc := e.NewContext(r, w)
 				bc.SetPath(path)
@@ -34,11 +35,11 @@ func HTTPCache(m *httpcache.Middleware) echo.MiddlewareFunc {
 					bc.Error(err)
 				}
 			})
-			rej := m.Serve(orig, c.Request(), chain(c, next, nil), background)
-			if rej == nil {
-				return nil
+			var herr error
+			if rej := c.ServeWithRefresh(ec.Response(), ec.Request(), chain(ec, next, nil, &herr), background); rej != nil {
+				return reject(ec, c, rej)
 			}
-			return httpError(c, rej.Status, rej.Body(), nil, func() { rej.SetHeaders(orig.Header()) })
+			return herr
 		}
 	}
 }

@@ -10,31 +10,33 @@ import (
 	"github.com/redisware/redisware/core/httpcache"
 )
 
-// HTTPCache returns a Gin handler that answers requests from m's shared
+// HTTPCache returns a Gin handler that answers requests from c's shared
 // cache, aborting the chain, or runs the rest of the chain and stores its
 // response as HTTP allows (RFC 9111). A request with Cache-Control:
 // only-if-cached that nothing stored answers gets 504 with an
 // application/problem+json body. A stale-while-revalidate refresh runs the
 // chain after the stale response was sent and flushed, within the
-// request, since a gin.Context must not outlive it.
-func HTTPCache(m *httpcache.Middleware) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		orig := c.Writer
+// request, since a gin.Context must not outlive it. For a route with
+// options of its own, mount c.WithRoute(...).
+func HTTPCache(c *httpcache.Cache) gin.HandlerFunc {
+	return func(gc *gin.Context) {
+		setPattern(gc)
+		orig := gc.Writer
 		ran := false
-		rej := m.Serve(orig, c.Request, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rej := c.ServeWithRefresh(orig, gc.Request, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ran = true
-			c.Request = r
+			gc.Request = r
 			cw := &cacheWriter{ResponseWriter: orig, w: w, status: http.StatusOK, size: -1}
-			c.Writer = cw
-			defer func() { c.Writer = orig }()
-			c.Next()
+			gc.Writer = cw
+			defer func() { gc.Writer = orig }()
+			gc.Next()
 			cw.WriteHeaderNow() // a status set without a body, such as c.Status(204)
 		}), nil)
 		if rej != nil {
-			m.Reject(orig, c.Request, rej)
+			c.Reject(orig, gc.Request, rej)
 		}
 		if !ran {
-			c.Abort()
+			gc.Abort()
 		}
 	}
 }

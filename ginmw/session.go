@@ -15,17 +15,12 @@ const SessionKey = "redisware.session"
 // Session returns a Gin handler that gives every request its session
 // (SessionFrom(c), or session.FromContext(c.Request.Context())), saves what
 // the handlers changed just before the response starts, and sets the
-// cookie. When the store cannot be reached the chain is aborted with
-// m.ErrorFunc's answer (503 by default): nobody is silently logged out.
+// cookie. When the store cannot be reached the chain is aborted with m's
+// rejection (503 by default): nobody is silently logged out.
 func Session(m *session.Manager) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		setSession := func(r *http.Request) { c.Set(SessionKey, session.FromContext(r.Context())) }
-		serveCore(c, setSession, func(orig gin.ResponseWriter, next http.Handler) {
-			if rej := m.Serve(orig, c.Request, next); rej != nil {
-				m.Reject(orig, c.Request, rej)
-			}
-		})
-	}
+	return mount(m, func(c *gin.Context, r *http.Request) {
+		c.Set(SessionKey, session.FromContext(r.Context()))
+	})
 }
 
 // SessionFrom returns the session Session attached to c, or nil.
@@ -36,15 +31,6 @@ func SessionFrom(c *gin.Context) *session.Session {
 }
 
 // TokenGuard returns a Gin handler that aborts with 401 requests whose
-// bearer token g.Parse rejects or g.Deny lists as revoked, and with 503
-// when the deny list cannot be read.
-func TokenGuard(g *session.TokenGuard) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if status, body := g.Check(c.Request); status != 0 {
-			session.WriteRejection(c.Writer, status, body)
-			c.Abort()
-			return
-		}
-		c.Next()
-	}
-}
+// bearer token the guard's Parse rejects or its DenyList lists as revoked,
+// and with 503 when the deny list cannot be read.
+func TokenGuard(g *session.TokenGuard) gin.HandlerFunc { return Mount(g) }

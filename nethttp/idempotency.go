@@ -7,14 +7,8 @@ import (
 )
 
 // Idempotency returns middleware that guards next with g: the first request
-// with an Idempotency-Key runs and its response is stored; retries get that
+// with an Idempotency-Key runs (next reads the key with
+// idempotency.KeyFromContext) and its response is stored; retries get that
 // response again, with Idempotent-Replayed: true, and never run next. The
-// route that scopes a record is Request.Pattern (set by http.ServeMux),
-// else the path.
-func Idempotency(g *idempotency.Guard) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			g.ServeHTTP(w, r, next)
-		})
-	}
-}
+// route that scopes a record is Request.Pattern, set by http.ServeMux.
+func Idempotency(g *idempotency.Guard) func(http.Handler) http.Handler { return Mount(g) }

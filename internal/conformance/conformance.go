@@ -23,12 +23,12 @@ type Adapter struct {
 	// Name is the framework's name.
 	Name string
 	// RateLimit serves h for GET at each (static) path behind m.
-	RateLimit func(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler
+	RateLimit func(m *ratelimit.Limiter, h http.HandlerFunc, paths ...string) http.Handler
 	// Idempotency serves h for GET, POST and PATCH at path behind g.
 	Idempotency func(g *idempotency.Guard, h http.HandlerFunc, path string) http.Handler
 	// HTTPCache serves h for GET, HEAD, POST and DELETE at each (static)
 	// path behind m.
-	HTTPCache func(m *httpcache.Middleware, h http.HandlerFunc, paths ...string) http.Handler
+	HTTPCache func(m *httpcache.Cache, h http.HandlerFunc, paths ...string) http.Handler
 }
 
 var methods = []string{http.MethodGet, http.MethodPost, http.MethodPatch}
@@ -42,7 +42,7 @@ func Adapters() []Adapter {
 	}
 }
 
-func stdRateLimit(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
+func stdRateLimit(m *ratelimit.Limiter, h http.HandlerFunc, paths ...string) http.Handler {
 	mux := http.NewServeMux()
 	for _, p := range paths {
 		mux.Handle("GET "+p, nethttp.RateLimit(m)(h))
@@ -59,7 +59,7 @@ func stdIdempotency(g *idempotency.Guard, h http.HandlerFunc, path string) http.
 // cacheMethods are the methods the HTTPCache wiring serves.
 var cacheMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete}
 
-func stdHTTPCache(m *httpcache.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
+func stdHTTPCache(m *httpcache.Cache, h http.HandlerFunc, paths ...string) http.Handler {
 	mux := http.NewServeMux()
 	for _, p := range paths {
 		mux.Handle(p, nethttp.HTTPCache(m)(h))
@@ -76,7 +76,7 @@ func ginHandler(h http.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) { h(c.Writer, c.Request) }
 }
 
-func ginRateLimit(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
+func ginRateLimit(m *ratelimit.Limiter, h http.HandlerFunc, paths ...string) http.Handler {
 	e := newGin()
 	for _, p := range paths {
 		e.GET(p, ginmw.RateLimit(m), ginHandler(h))
@@ -92,7 +92,7 @@ func ginIdempotency(g *idempotency.Guard, h http.HandlerFunc, path string) http.
 	return e
 }
 
-func ginHTTPCache(m *httpcache.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
+func ginHTTPCache(m *httpcache.Cache, h http.HandlerFunc, paths ...string) http.Handler {
 	e := newGin()
 	for _, p := range paths {
 		for _, method := range cacheMethods {
@@ -102,12 +102,20 @@ func ginHTTPCache(m *httpcache.Middleware, h http.HandlerFunc, paths ...string) 
 	return e
 }
 
+// newEcho returns an Echo instance that renders redisware rejections as
+// the other frameworks do: RFC 9457 problem bodies.
+func newEcho() *echo.Echo {
+	e := echo.New()
+	e.HTTPErrorHandler = echomw.ErrorHandler(nil)
+	return e
+}
+
 func echoHandler(h http.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error { h(c.Response(), c.Request()); return nil }
 }
 
-func echoRateLimit(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
-	e := echo.New()
+func echoRateLimit(m *ratelimit.Limiter, h http.HandlerFunc, paths ...string) http.Handler {
+	e := newEcho()
 	for _, p := range paths {
 		e.GET(p, echoHandler(h), echomw.RateLimit(m))
 	}
@@ -115,15 +123,15 @@ func echoRateLimit(m *ratelimit.Middleware, h http.HandlerFunc, paths ...string)
 }
 
 func echoIdempotency(g *idempotency.Guard, h http.HandlerFunc, path string) http.Handler {
-	e := echo.New()
+	e := newEcho()
 	for _, m := range methods {
 		e.Add(m, path, echoHandler(h), echomw.Idempotency(g))
 	}
 	return e
 }
 
-func echoHTTPCache(m *httpcache.Middleware, h http.HandlerFunc, paths ...string) http.Handler {
-	e := echo.New()
+func echoHTTPCache(m *httpcache.Cache, h http.HandlerFunc, paths ...string) http.Handler {
+	e := newEcho()
 	for _, p := range paths {
 		for _, method := range cacheMethods {
 			e.Add(method, p, echoHandler(h), echomw.HTTPCache(m))

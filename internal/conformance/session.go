@@ -53,7 +53,7 @@ func SessionAdapters() []SessionAdapter {
 			return e
 		}},
 		{Name: "echo", Mount: func(m *session.Manager, h SessionHandler, path string) http.Handler {
-			e := echo.New()
+			e := newEcho()
 			handle := func(c echo.Context) error {
 				s := echomw.SessionFrom(c)
 				if s == nil || s != session.FromContext(c.Request().Context()) {
