@@ -26,12 +26,9 @@ func ExampleRateLimit() {
 	if err != nil {
 		panic(err)
 	}
-	mw, err := ratelimit.NewMiddleware(limiter, ratelimit.MiddlewareOptions{})
-	if err != nil {
-		panic(err)
-	}
 	e := echo.New()
-	e.GET("/hello", func(c echo.Context) error { return c.String(http.StatusOK, "hello") }, echomw.RateLimit(mw))
+	e.HTTPErrorHandler = echomw.ErrorHandler(nil) // rejections as problem+json bodies
+	e.GET("/hello", func(c echo.Context) error { return c.String(http.StatusOK, "hello") }, echomw.RateLimit(limiter))
 
 	for i := 0; i < 2; i++ {
 		w := httptest.NewRecorder()

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/httpcache"
 	"github.com/redisware/redisware/core/redistest"
 	"github.com/redisware/redisware/echomw"
@@ -23,15 +24,14 @@ import (
 // path parameters reach a background refresh.
 func TestHTTPCacheEchoErrorsAndRefresh(t *testing.T) {
 	srv := redistest.New(t)
-	c, err := httpcache.New(srv.Client(), httpcache.Options{Prefix: srv.Prefix})
+	m, err := httpcache.New(srv.Client(), httpcache.Options{
+		Settings: core.Settings{Prefix: srv.Prefix},
+		Route:    httpcache.Route{DefaultTTL: time.Minute},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	m, err := httpcache.NewMiddleware(c, httpcache.MiddlewareOptions{DefaultTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer m.Close()
 	e := echo.New()
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		c.Response().Header().Set("X-Handled-By", "app")
@@ -91,17 +91,13 @@ func ExampleHTTPCache() {
 		panic(err)
 	}
 	defer cache.Close()
-	mw, err := httpcache.NewMiddleware(cache, httpcache.MiddlewareOptions{})
-	if err != nil {
-		panic(err)
-	}
 	e := echo.New()
 	runs := 0
 	e.GET("/news", func(c echo.Context) error {
 		runs++
 		c.Response().Header().Set("Cache-Control", "max-age=30")
 		return c.String(http.StatusOK, fmt.Sprintf("news %d", runs))
-	}, echomw.HTTPCache(mw))
+	}, echomw.HTTPCache(cache))
 	for i := 0; i < 2; i++ {
 		w := httptest.NewRecorder()
 		e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/news", nil))

@@ -26,13 +26,9 @@ func ExampleRateLimit() {
 	if err != nil {
 		panic(err)
 	}
-	mw, err := ratelimit.NewMiddleware(limiter, ratelimit.MiddlewareOptions{})
-	if err != nil {
-		panic(err)
-	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.GET("/hello", ginmw.RateLimit(mw), func(c *gin.Context) { c.String(http.StatusOK, "hello") })
+	r.GET("/hello", ginmw.RateLimit(limiter), func(c *gin.Context) { c.String(http.StatusOK, "hello") })
 
 	for i := 0; i < 2; i++ {
 		w := httptest.NewRecorder()

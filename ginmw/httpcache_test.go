@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/httpcache"
 	"github.com/redisware/redisware/core/redistest"
 	"github.com/redisware/redisware/ginmw"
@@ -24,12 +25,12 @@ import (
 // the cache answered on Gin's writer, renders afresh.
 func TestHTTPCacheGinRenderers(t *testing.T) {
 	srv := redistest.New(t)
-	c, err := httpcache.New(srv.Client(), httpcache.Options{Prefix: srv.Prefix})
+	c, err := httpcache.New(srv.Client(), httpcache.Options{Settings: core.Settings{Prefix: srv.Prefix}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	m, err := httpcache.NewMiddleware(c, httpcache.MiddlewareOptions{DefaultTTL: time.Minute})
+	m, err := c.WithRoute(httpcache.Route{DefaultTTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,14 +95,10 @@ func ExampleHTTPCache() {
 		panic(err)
 	}
 	defer cache.Close()
-	mw, err := httpcache.NewMiddleware(cache, httpcache.MiddlewareOptions{})
-	if err != nil {
-		panic(err)
-	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	runs := 0
-	r.GET("/news", ginmw.HTTPCache(mw), func(c *gin.Context) {
+	r.GET("/news", ginmw.HTTPCache(cache), func(c *gin.Context) {
 		runs++
 		c.Header("Cache-Control", "max-age=30")
 		c.String(http.StatusOK, "news %d", runs)

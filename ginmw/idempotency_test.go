@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/idempotency"
 	"github.com/redisware/redisware/core/redistest"
 	"github.com/redisware/redisware/ginmw"
@@ -19,7 +20,7 @@ import (
 // status set without a body must be kept too.
 func TestIdempotencyKeepsGinRenderedHeaders(t *testing.T) {
 	srv := redistest.New(t)
-	g, err := idempotency.New(srv.Client(), idempotency.Options{Prefix: srv.Prefix})
+	g, err := idempotency.New(srv.Client(), idempotency.Options{Settings: core.Settings{Prefix: srv.Prefix}})
 	if err != nil {
 		t.Fatal(err)
 	}

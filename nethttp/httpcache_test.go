@@ -26,13 +26,9 @@ func ExampleHTTPCache() {
 		panic(err)
 	}
 	defer cache.Close()
-	mw, err := httpcache.NewMiddleware(cache, httpcache.MiddlewareOptions{})
-	if err != nil {
-		panic(err)
-	}
 	runs := 0
 	mux := http.NewServeMux()
-	mux.Handle("GET /news", nethttp.HTTPCache(mw)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /news", nethttp.HTTPCache(cache)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		runs++
 		w.Header().Set("Cache-Control", "max-age=30")
 		fmt.Fprintf(w, "news %d", runs)

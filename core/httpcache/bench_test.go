@@ -15,7 +15,7 @@ func benchHit(b *testing.B, opts Options) {
 	if opts.LocalBytes > 0 {
 		waitForB(b, c.LocalReady)
 	}
-	m := newMW(b, c, MiddlewareOptions{})
+	m := newMW(b, c, Route{})
 	o := &origin{}
 	w := httptest.NewRecorder()
 	m.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/bench?x=1", nil), o)

@@ -3,18 +3,17 @@ package httpcache
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/lock"
 )
 
@@ -49,14 +48,25 @@ const (
 
 // Options configures a Cache. Every field is optional.
 type Options struct {
+	// Settings are the deployment-wide settings (core.Settings): key
+	// prefix, call timeout, logger, error hook, telemetry providers,
+	// trusted proxies, secret and rejection writer. Copy the shared value
+	// in; a field set here after that applies to this cache only.
+	//
+	// The cache reads Prefix, Timeout (each Redis call made for a
+	// request; when one fails or runs out of time the request goes to the
+	// handler, so no error reaches the client because the cache failed),
+	// Logger and OnError (every Redis failure), MeterProvider and
+	// TracerProvider (see the package documentation), and OnReject (the
+	// 504 to only-if-cached). TrustedProxies and Secret are unused: the
+	// cache keys on no client address or scheme.
+	core.Settings
 	// Name separates the entries of several caches on one Redis; it is
 	// part of every key and of the invalidation channel. Zero means
 	// "default".
 	Name string
-	// Prefix starts every Redis key. Zero means "redisware:".
-	Prefix string
 	// StatusName is the cache's name in the Cache-Status header (RFC
-	// 9211). Zero means "redisware".
+	// 9211), an RFC 8941 token. Zero means "redisware".
 	StatusName string
 	// ShowKey adds the cache key (host, path and canonical query) to
 	// Cache-Status as its key parameter. By default the key is never
@@ -64,7 +74,7 @@ type Options struct {
 	ShowKey bool
 	// IgnoreParams lists query parameters left out of the cache key, such
 	// as tracking parameters; a name ending in "*" is a prefix ("utm_*").
-	// Zero keeps every parameter.
+	// An empty entry is an error. Zero keeps every parameter.
 	IgnoreParams []string
 	// KeepParams, when set, lists the only query parameters that are part
 	// of the cache key (same syntax as IgnoreParams); every other is
@@ -80,7 +90,7 @@ type Options struct {
 	// 1 KiB; negative never compresses.
 	CompressAbove int
 	// MaxVariants bounds the variants (Vary) kept per URL; storing one
-	// more drops the others. Zero means 32.
+	// more drops the others. Zero means 32; negative is an error.
 	MaxVariants int
 	// KeepStale is how long a response is kept past its freshness and its
 	// stale windows (responses with a freshness lifetime or a validator
@@ -88,12 +98,12 @@ type Options struct {
 	// (max-stale), and one with a validator (ETag, Last-Modified) is
 	// revalidated with a conditional request instead of fetched whole, a
 	// 304 from the handler renewing it. Zero keeps nothing past the stale
-	// windows.
+	// windows; negative is an error.
 	KeepStale time.Duration
 	// FillTimeout is how long a cache miss holds the cross-instance lock
 	// that makes one instance run the handler while the others wait. A
 	// handler slower than this lets another instance run it too. Zero
-	// means 10 seconds.
+	// means 10 seconds; under a millisecond is an error.
 	FillTimeout time.Duration
 	// WaitTimeout bounds how long a request waits for another request (in
 	// this instance or another) that is already producing the same
@@ -105,44 +115,38 @@ type Options struct {
 	// first out), so a hit costs no Redis round trip. Every instance
 	// learns of invalidations through Redis pub/sub; an instance whose
 	// subscription breaks drops its tier and uses Redis alone until the
-	// subscription is back. Zero disables the tier.
+	// subscription is back. Zero disables the tier; negative is an error.
 	LocalBytes int64
 	// LocalMaxAge bounds how long an entry stays in the in-process tier,
-	// whatever its freshness. Zero means 5 seconds.
+	// whatever its freshness. Zero means 5 seconds; negative or under a
+	// millisecond is an error.
 	LocalMaxAge time.Duration
-	// Timeout bounds each Redis call made while serving a request. Zero
-	// means 100ms; negative means no deadline of our own. When a call
-	// fails or runs out of time the request goes to the handler: no error
-	// reaches the client because the cache failed.
-	Timeout time.Duration
 	// Clock returns the current time, for freshness and ages. Zero means
 	// time.Now. Instances should have synchronised clocks: one computes
 	// the age of a response another stored.
 	Clock func() time.Time
-	// OnError, when set, is called with every Redis failure.
-	OnError func(ctx context.Context, err error)
-	// Logger receives warnings for Redis failures. Zero means
-	// slog.Default().
-	Logger *slog.Logger
-	// MeterProvider receives the cache's metrics: redisware.cache.requests
-	// by cache and outcome (hit, local_hit, stale, miss; bypass with
-	// redisware.reason method, skip, request or redis_unavailable),
-	// redisware.cache.stores, redisware.cache.stored_bytes,
-	// redisware.cache.invalidations by kind, and redisware.redis.duration.
-	// Zero means the global provider, a no-op until the application
-	// installs an SDK.
-	MeterProvider metric.MeterProvider
-	// TracerProvider receives a span per request the middleware sees
-	// (made only as a child of the request's span), with its Cache-Status
-	// as an attribute. Zero means the global provider.
-	TracerProvider trace.TracerProvider
+	// Route says how the Cache New returns serves the routes it is
+	// mounted on: default freshness, tags, ETags, cookies. Zero serves
+	// responses as HTTP alone says. WithRoute gives other routes options
+	// of their own on the same cache.
+	Route Route
 }
 
 // Cache is a shared HTTP cache and a cache for application data, both in
-// Redis. It is safe for concurrent use; create one per application with
-// New, serve HTTP through a Middleware, and Close it at shutdown.
+// Redis. It is safe for concurrent use. Create one per application with
+// New, mount it on routes (nethttp.HTTPCache, ginmw.HTTPCache,
+// echomw.HTTPCache, or ServeHTTP), give routes options of their own with
+// WithRoute, and Close it at shutdown.
 type Cache struct {
+	*engine       // shared with every Cache WithRoute derives
+	route   Route // how this value serves HTTP, TagHeaders filled in
+}
+
+// engine is what every Cache derived from one New shares: entries, Redis
+// calls, the in-process tier and its subscription, stampede state.
+type engine struct {
 	client redis.UniversalClient
+	set    *settings.Resolved
 	call   rediscall.Caller
 	space  keys.Space
 	opts   Options
@@ -164,12 +168,15 @@ type Cache struct {
 	done      chan struct{}
 }
 
-// New returns a Cache on client, which may be any redis.UniversalClient.
-// With Options.LocalBytes set it subscribes to the cache's invalidation
+// New returns a Cache on client, which may be any redis.UniversalClient,
+// serving HTTP with opts.Route. Every option is checked here: one that
+// cannot work is an error that names it and wraps core.ErrConfig. With
+// Options.LocalBytes set, New subscribes to the cache's invalidation
 // channel; Close ends the subscription.
 func New(client redis.UniversalClient, opts Options) (*Cache, error) {
-	if client == nil {
-		return nil, errors.New("httpcache: nil Redis client")
+	set, err := settings.Resolve("httpcache", client, opts.Settings)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Name == "" {
 		opts.Name = DefaultName
@@ -195,48 +202,46 @@ func New(client redis.UniversalClient, opts Options) (*Cache, error) {
 	if opts.LocalMaxAge == 0 {
 		opts.LocalMaxAge = DefaultLocalMaxAge
 	}
-	switch {
-	case opts.MaxBodyBytes < 0:
-		return nil, errors.New("httpcache: negative MaxBodyBytes")
-	case opts.MaxVariants < 1:
-		return nil, errors.New("httpcache: MaxVariants below 1")
-	case opts.FillTimeout < time.Millisecond:
-		return nil, fmt.Errorf("httpcache: FillTimeout %v is under a millisecond", opts.FillTimeout)
-	case opts.KeepStale < 0 || opts.LocalBytes < 0 || opts.LocalMaxAge < 0:
-		return nil, errors.New("httpcache: negative KeepStale, LocalBytes or LocalMaxAge")
-	case !validStatusName(opts.StatusName):
-		return nil, fmt.Errorf("httpcache: StatusName %q is not an RFC 8941 token", opts.StatusName)
+	if err := validate(set, &opts); err != nil {
+		return nil, err
 	}
-	locker, err := lock.New(client, lock.Options{Prefix: opts.Prefix, Timeout: opts.Timeout, MeterProvider: opts.MeterProvider})
+	route, field, why := checkRoute(opts.Route)
+	if field != "" {
+		return nil, set.Invalid("Route."+field, "%s", why)
+	}
+	// The fill and refresh locks: their keys under the same prefix, their
+	// calls under the same deadline, their metrics beside the cache's.
+	locker, err := lock.New(client, lock.Options{Settings: core.Settings{
+		Prefix: opts.Prefix, Timeout: opts.Timeout, MeterProvider: opts.MeterProvider,
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: %w", err)
 	}
-	c := &Cache{
+	e := &engine{
 		client: client,
-		call:   rediscall.New(client, opts.Timeout),
-		space:  keys.NewSpace(opts.Prefix, "hc", opts.Name),
+		set:    set,
+		call:   set.Call,
+		space:  keys.NewSpace(set.Prefix, "hc", opts.Name),
 		opts:   opts,
 		params: paramFilter{ignore: opts.IgnoreParams, keep: opts.KeepParams},
 		locker: locker,
-		logger: opts.Logger,
+		logger: set.Logger,
 		now:    opts.Clock,
 		tel:    newInstruments(opts),
 	}
-	if c.logger == nil {
-		c.logger = slog.Default()
+	if e.now == nil {
+		e.now = time.Now
 	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	c.channel = c.space.Tagged("events", ":c")
-	c.flights.init()
-	c.reads.init()
+	e.channel = e.space.Tagged("events", ":c")
+	e.flights.init()
+	e.reads.init()
+	c := &Cache{engine: e, route: route}
 	if opts.LocalBytes > 0 {
-		c.local = newLocalTier(opts.LocalBytes, opts.LocalMaxAge.Milliseconds())
+		e.local = newLocalTier(opts.LocalBytes, opts.LocalMaxAge.Milliseconds())
 		ctx, cancel := context.WithCancel(context.Background())
-		ps := client.Subscribe(ctx, c.channel)
-		c.done = make(chan struct{})
-		c.stop = func() {
+		ps := client.Subscribe(ctx, e.channel)
+		e.done = make(chan struct{})
+		e.stop = func() {
 			cancel()
 			_ = ps.Close() // ends a receive in progress
 		}
@@ -245,9 +250,44 @@ func New(client redis.UniversalClient, opts Options) (*Cache, error) {
 	return c, nil
 }
 
+// validate checks the fields of opts (defaults filled in) that are the
+// cache's own.
+func validate(set *settings.Resolved, opts *Options) error {
+	switch {
+	case !validStatusName(opts.StatusName):
+		return set.Invalid("StatusName", "%q is not an RFC 8941 token", opts.StatusName)
+	case opts.MaxBodyBytes < 0:
+		return set.Invalid("MaxBodyBytes", "is negative (%d)", opts.MaxBodyBytes)
+	case opts.MaxVariants < 0:
+		return set.Invalid("MaxVariants", "is negative (%d)", opts.MaxVariants)
+	case opts.KeepStale < 0:
+		return set.Invalid("KeepStale", "is negative (%v)", opts.KeepStale)
+	case opts.FillTimeout < time.Millisecond:
+		return set.Invalid("FillTimeout", "%v is under a millisecond", opts.FillTimeout)
+	case opts.LocalBytes < 0:
+		return set.Invalid("LocalBytes", "is negative (%d)", opts.LocalBytes)
+	case opts.LocalMaxAge < time.Millisecond:
+		return set.Invalid("LocalMaxAge", "%v is under a millisecond", opts.LocalMaxAge)
+	}
+	for i, p := range opts.IgnoreParams {
+		if p == "" {
+			return set.Invalid(fmt.Sprintf("IgnoreParams[%d]", i), "is empty")
+		}
+	}
+	for i, p := range opts.KeepParams {
+		if p == "" {
+			return set.Invalid(fmt.Sprintf("KeepParams[%d]", i), "is empty")
+		}
+	}
+	return nil
+}
+
 // Close ends the invalidation subscription of the in-process tier and
-// drops the tier. It does not close the Redis client. Close is safe to
-// call more than once; the Cache keeps working without its local tier.
+// drops the tier. It does not close the Redis client. The Caches that
+// WithRoute derives share the tier, so Close on any of them closes it for
+// all: call it once, on the value New returned, at shutdown. Close is
+// safe to call more than once; the Cache keeps working without its local
+// tier.
 func (c *Cache) Close() error {
 	c.closeOnce.Do(func() {
 		if c.stop != nil {
@@ -266,10 +306,7 @@ func (c *Cache) LocalReady() bool { return c.local != nil && c.local.active.Load
 func (c *Cache) nowMS() int64 { return c.now().UnixMilli() }
 
 func (c *Cache) report(ctx context.Context, err error) {
-	c.logger.LogAttrs(ctx, slog.LevelWarn, "httpcache: redis call failed", slog.String("cache", c.opts.Name), slog.Any("error", err))
-	if c.opts.OnError != nil {
-		c.opts.OnError(ctx, err)
-	}
+	c.set.Report(ctx, "httpcache: redis call failed", err, slog.String("cache", c.opts.Name))
 }
 
 // validStatusName reports whether s is an RFC 8941 token, which a

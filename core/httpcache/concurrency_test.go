@@ -12,17 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 )
 
 // stampede sends perInstance concurrent GETs of one URL to each of
-// instances Middlewares (separate clients and caches, as separate app
+// instances Caches (separate clients and caches, as separate app
 // servers would be) and returns the responses.
 func stampede(t *testing.T, srv *redistest.Server, instances, perInstance int, h http.Handler) []*httptest.ResponseRecorder {
 	t.Helper()
-	var ms []*Middleware
+	var ms []*Cache
 	for i := 0; i < instances; i++ {
-		ms = append(ms, newMW(t, newCache(t, srv, Options{WaitTimeout: 20 * time.Second}), MiddlewareOptions{}))
+		ms = append(ms, newMW(t, newCache(t, srv, Options{WaitTimeout: 20 * time.Second}), Route{}))
 	}
 	recs := make([]*httptest.ResponseRecorder, instances*perInstance)
 	start := make(chan struct{})
@@ -111,7 +112,7 @@ func TestInvalidateTags(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
 	c := newCache(t, srv, Options{})
-	m := newMW(t, c, MiddlewareOptions{Tags: func(r *http.Request) []string {
+	m := newMW(t, c, Route{Tags: func(r *http.Request) []string {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			return []string{"api"}
 		}
@@ -168,7 +169,7 @@ func TestInvalidatePrefix(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
 	c := newCache(t, srv, Options{})
-	m := newMW(t, c, MiddlewareOptions{})
+	m := newMW(t, c, Route{})
 	o := &origin{}
 	long := "/products/" + strings.Repeat("%C3%A9t%C3%A9", 20)
 	type req struct{ path, host string }
@@ -222,7 +223,7 @@ func TestInvalidateURL(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
 	c := newCache(t, srv, Options{})
-	m := newMW(t, c, MiddlewareOptions{})
+	m := newMW(t, c, Route{})
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Vary", "Accept")
@@ -248,7 +249,7 @@ func TestLocalTier(t *testing.T) {
 	a := newCache(t, srv, Options{LocalBytes: 1 << 20})
 	b := newCache(t, srv, Options{LocalBytes: 1 << 20})
 	waitFor(t, "both subscriptions", func() bool { return a.local.active.Load() && b.local.active.Load() })
-	ma, mb := newMW(t, a, MiddlewareOptions{}), newMW(t, b, MiddlewareOptions{})
+	ma, mb := newMW(t, a, Route{}), newMW(t, b, Route{})
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Surrogate-Key", "t1")
@@ -293,7 +294,7 @@ func TestLocalTierLimits(t *testing.T) {
 	clk.install(&opts)
 	c := newCache(t, srv, opts)
 	waitFor(t, "the subscription", func() bool { return c.local.active.Load() })
-	m := newMW(t, c, MiddlewareOptions{})
+	m := newMW(t, c, Route{})
 	o := &origin{}
 	get(m, o, "/m")
 	get(m, o, "/m")
@@ -406,7 +407,7 @@ func TestGetOrLoadStampede(t *testing.T) {
 
 func TestDataRedisDown(t *testing.T) {
 	t.Parallel()
-	c, err := New(redistest.Hung(t), Options{Timeout: 20 * time.Millisecond, Logger: quiet})
+	c, err := New(redistest.Hung(t), Options{Settings: core.Settings{Timeout: 20 * time.Millisecond, Logger: quiet}})
 	if err != nil {
 		t.Fatal(err)
 	}

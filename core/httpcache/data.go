@@ -163,8 +163,8 @@ type dataResult struct {
 // Options.WaitTimeout for the stored value, then load it themselves. A
 // load error is returned to the callers that waited for it, and nothing
 // is stored. If Redis fails, GetOrLoad returns what load returns: the
-// cache failing is never the caller's error (it is reported to
-// Options.OnError).
+// cache failing is never the caller's error (it is logged and reported
+// to Settings.OnError).
 func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error), tags ...string) ([]byte, error) {
 	if ttl < time.Millisecond {
 		return nil, fmt.Errorf("httpcache: get or load %q: ttl %v is under a millisecond", key, ttl)

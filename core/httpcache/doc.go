@@ -3,16 +3,37 @@
 // Cache-Status field (RFC 9211), and a cache for application data on the
 // same engine.
 //
-//	c, err := httpcache.New(rdb, httpcache.Options{})
+//	cache, err := httpcache.New(rdb, httpcache.Options{Settings: shared})
 //	...
-//	mw, err := httpcache.NewMiddleware(c, httpcache.MiddlewareOptions{})
-//	mux.Handle("GET /products/", nethttp.HTTPCache(mw)(products))
+//	mux.Handle("GET /products/", nethttp.HTTPCache(cache)(products))
+//
+// A *Cache is a core.Middleware: New returns the value every adapter
+// mounts (nethttp.HTTPCache, ginmw.HTTPCache, echomw.HTTPCache), with
+// Options.Route saying how it serves those routes. Build one Cache per
+// application, and give a route options of its own with one call,
+// WithRoute, which shares the cache's entries, Redis calls, in-process tier
+// and stampede protection:
+//
+//	r.GET("/prices", ginmw.HTTPCache(must(cache.WithRoute(httpcache.Route{DefaultTTL: time.Minute}))), prices)
+//
+// A route may also get a Cache of its own, in one call:
+//
+//	mux.Handle("GET /prices", nethttp.HTTPCache(must(httpcache.New(rdb, httpcache.Options{
+//		Settings: shared, Route: httpcache.Route{DefaultTTL: time.Minute},
+//	})))(prices))
+//
+// which is cheap without Options.LocalBytes (each Cache with it keeps an
+// in-process tier and a subscription of its own); must stands for the
+// application's own check of the error. Either way every option is
+// checked up front: New and WithRoute fail with an error that names the
+// field (Options.MaxBodyBytes, Route.DefaultTTL), and nothing is checked
+// at request time.
 //
 // # What is stored
 //
 // Responses to GET, which also answer HEAD. A response is fresh for its
 // s-maxage, else its max-age, else Expires minus Date; a route may give a
-// default (MiddlewareOptions.DefaultTTL) to responses that state none.
+// default (Route.DefaultTTL) to responses that state none.
 // Never stored: a response with no-store or private; one to a request
 // with Authorization, unless it says public, s-maxage or must-revalidate;
 // one that sets a cookie (unless AllowSetCookie, which stores it without
@@ -23,7 +44,8 @@
 //
 // Requests are honoured: no-cache (forward, then store), no-store
 // (forward, store nothing), max-age, max-stale, min-fresh, and
-// only-if-cached (504 when nothing stored answers).
+// only-if-cached (a 504 rejection when nothing stored answers, written
+// through Settings.OnReject when set, else as an RFC 9457 problem body).
 //
 // Variants: a response's Vary names the request fields that select it;
 // their values are normalised (lines joined, members trimmed) and each
@@ -39,7 +61,7 @@
 // Options.ShowKey. If-None-Match and If-Modified-Since are answered with
 // 304 from the stored ETag and Last-Modified, also on a miss (the handler
 // is asked for the whole response, which is stored).
-// MiddlewareOptions.ETag gives stored responses without an ETag a strong
+// Route.ETag gives stored responses without an ETag a strong
 // one, the hash of their body.
 //
 // A stale response within its stale-while-revalidate window is served at
@@ -70,7 +92,7 @@
 //
 // Invalidation: by URL (InvalidateURL), by tag (InvalidateTags; tags come
 // from the Surrogate-Key and Cache-Tag response fields, from
-// MiddlewareOptions.Tags, or from Set and GetOrLoad), and by path prefix
+// Route.Tags, or from Set and GetOrLoad), and by path prefix
 // (InvalidatePrefix, a SCAN of every master). Each tag's index is a set
 // in the tag's own slot, updated atomically with a TTL no shorter than
 // its entries'; invalidation moves the index aside in one step and deletes
@@ -85,11 +107,22 @@
 //
 // # When Redis fails
 //
-// Every Redis call made for a request has a deadline (Options.Timeout,
+// Every Redis call made for a request has a deadline (Settings.Timeout,
 // 100ms by default). If a lookup fails the request goes to the handler,
 // marked `fwd=bypass`; if storing fails the response has been sent
-// anyway. No cache failure reaches the client; each is logged and
-// reported to Options.OnError.
+// anyway. No cache failure reaches the client; each is logged
+// (Settings.Logger) and reported to Settings.OnError.
+//
+// # Telemetry
+//
+// Settings.MeterProvider receives the cache's metrics:
+// redisware.cache.requests by cache and outcome (hit, local_hit, stale,
+// miss; bypass with redisware.reason method, skip, request or
+// redis_unavailable), redisware.cache.stores, redisware.cache.stored_bytes,
+// redisware.cache.invalidations by kind, and redisware.redis.duration.
+// Settings.TracerProvider receives a span per request the cache serves
+// (made only as a child of the request's span), with its Cache-Status as
+// an attribute.
 //
 // Keys: <prefix>hc:<name>:{<url hash>}:p:<escaped path> for URLs,
 // <prefix>hc:<name>:{<key>}:d for values, <prefix>hc:<name>:{<tag>}:t for

@@ -23,7 +23,7 @@ func newRedis() (redis.UniversalClient, func()) {
 	return rdb, func() { _ = rdb.Close(); mr.Close() }
 }
 
-func ExampleMiddleware_ServeHTTP() {
+func ExampleCache_ServeHTTP() {
 	rdb, stop := newRedis()
 	defer stop()
 	cache, err := httpcache.New(rdb, httpcache.Options{StatusName: "edge"})
@@ -31,10 +31,6 @@ func ExampleMiddleware_ServeHTTP() {
 		panic(err)
 	}
 	defer cache.Close()
-	mw, err := httpcache.NewMiddleware(cache, httpcache.MiddlewareOptions{})
-	if err != nil {
-		panic(err)
-	}
 	runs := 0
 	report := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		runs++
@@ -49,7 +45,7 @@ func ExampleMiddleware_ServeHTTP() {
 			r.Header.Set(header[0], header[1])
 		}
 		w := httptest.NewRecorder()
-		mw.ServeHTTP(w, r, report)
+		cache.ServeHTTP(w, r, report)
 		fmt.Printf("%d %q | %s\n", w.Code, w.Body.String(), w.Header().Get("Cache-Status"))
 	}
 	send()
@@ -66,6 +62,40 @@ func ExampleMiddleware_ServeHTTP() {
 	// 304 "" | edge; hit; ttl=60
 	// 200 "report, run 2" | edge; fwd=request; fwd-status=200; stored; ttl=60
 	// 200 "report, run 3" | edge; fwd=uri-miss; fwd-status=200; stored; ttl=60
+}
+
+// One Cache per application, and one WithRoute per route with options of
+// its own: here a handler that states no freshness gets a default one.
+func ExampleCache_WithRoute() {
+	rdb, stop := newRedis()
+	defer stop()
+	cache, err := httpcache.New(rdb, httpcache.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+	prices, err := cache.WithRoute(httpcache.Route{DefaultTTL: 30 * time.Second})
+	if err != nil {
+		panic(err)
+	}
+	runs := 0
+	list := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runs++ // no Cache-Control of its own
+		fmt.Fprintf(w, "prices, run %d", runs)
+	})
+	for _, mw := range []*httpcache.Cache{cache, cache, prices, prices} {
+		w := httptest.NewRecorder()
+		mw.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/prices", nil), list)
+		fmt.Printf("%q | %s\n", w.Body.String(), w.Header().Get("Cache-Status"))
+	}
+	_, err = cache.WithRoute(httpcache.Route{StaleIfError: -time.Second})
+	fmt.Println(err)
+	// Output:
+	// "prices, run 1" | redisware; fwd=uri-miss; fwd-status=200
+	// "prices, run 2" | redisware; fwd=uri-miss; fwd-status=200
+	// "prices, run 3" | redisware; fwd=uri-miss; fwd-status=200; stored; ttl=30
+	// "prices, run 3" | redisware; hit; ttl=30
+	// httpcache: invalid configuration: Route.StaleIfError is negative (-1s)
 }
 
 func ExampleCache_GetOrLoad() {

@@ -41,9 +41,9 @@ func newCache(t testing.TB, srv *redistest.Server, opts Options) *Cache {
 	return c
 }
 
-func newMW(t testing.TB, c *Cache, opts MiddlewareOptions) *Middleware {
+func newMW(t testing.TB, c *Cache, opts Route) *Cache {
 	t.Helper()
-	m, err := NewMiddleware(c, opts)
+	m, err := c.WithRoute(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // do sends a request through m to h; header is "Name: value" lines.
-func do(m *Middleware, h http.Handler, method, target string, header ...string) *httptest.ResponseRecorder {
+func do(m *Cache, h http.Handler, method, target string, header ...string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, target, nil)
 	for _, l := range header {
 		k, v, _ := strings.Cut(l, ":")
@@ -83,7 +83,7 @@ func do(m *Middleware, h http.Handler, method, target string, header ...string) 
 	return w
 }
 
-func get(m *Middleware, h http.Handler, target string, header ...string) *httptest.ResponseRecorder {
+func get(m *Cache, h http.Handler, target string, header ...string) *httptest.ResponseRecorder {
 	return do(m, h, http.MethodGet, target, header...)
 }
 

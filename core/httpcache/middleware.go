@@ -5,155 +5,73 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/capture"
-	"github.com/redisware/redisware/core/internal/problem"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
-// DefaultTagHeaders are the response header fields read for tags unless
-// MiddlewareOptions.TagHeaders says otherwise.
-var DefaultTagHeaders = []string{"Surrogate-Key", "Cache-Tag"}
-
-// MiddlewareOptions configures the HTTP side of a Cache for the routes a
-// Middleware serves. Every field is optional.
-type MiddlewareOptions struct {
-	// DefaultTTL is the freshness lifetime of a response that states none
-	// (no s-maxage, max-age or Expires), for statuses that are cacheable
-	// by default (200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501).
-	// no-store, private and no-cache from the handler always win. Zero
-	// means none: such responses follow HTTP alone (stored only to be
-	// revalidated, with Options.KeepStale).
-	DefaultTTL time.Duration
-	// Tags returns tags for the response to a request, in addition to
-	// those the response's tag header fields carry; InvalidateTags
-	// forgets every response with a tag. Zero adds none.
-	Tags func(r *http.Request) []string
-	// TagHeaders are the response header fields whose values are tags,
-	// separated by commas or spaces. They are removed from the response
-	// (as CDNs do). Zero means Surrogate-Key and Cache-Tag; an empty
-	// non-nil slice reads none.
-	TagHeaders []string
-	// ETag gives a stored 200 response without an ETag a strong one, the
-	// hash of its body, so clients can revalidate it with If-None-Match.
-	// The response that fills the cache goes out without it; every hit
-	// carries it. Off by default.
-	ETag bool
-	// AllowSetCookie stores responses that set cookies, without their
-	// Set-Cookie fields (the client that caused the miss still gets its
-	// cookies). By default such responses are not stored, and never
-	// handed to another request.
-	AllowSetCookie bool
-	// Skip, when it returns true, lets a request through untouched: no
-	// lookup, no storing, no Cache-Status. Zero skips nothing.
-	Skip func(r *http.Request) bool
-	// StaleIfError is the stale-if-error window of responses that state
-	// none and do not forbid serving stale (must-revalidate,
-	// proxy-revalidate, s-maxage, no-cache): within it a stale response
-	// answers in place of a 5xx or a panic, as RFC 9111 section 4.2.4
-	// allows a cache cut off from its origin. It also keeps such responses
-	// that long. Zero means none.
-	StaleIfError time.Duration
-	// SurrogateControl honours the Surrogate-Control response field (Edge
-	// Architecture 1.0) as a CDN does: its max-age and no-store, without a
-	// target or targeted at Options.StatusName, win over Cache-Control for
-	// this cache, and forwarded requests announce the cache with
-	// Surrogate-Capability. The field is removed from responses. Off by
-	// default.
-	SurrogateControl bool
-}
-
-// Middleware is the framework-neutral HTTP face of a Cache: the nethttp,
-// ginmw and echomw adapters call Serve. It is safe for concurrent use.
-type Middleware struct {
-	c    *Cache
-	opts MiddlewareOptions
-}
-
-// NewMiddleware returns the HTTP middleware of c with opts.
-func NewMiddleware(c *Cache, opts MiddlewareOptions) (*Middleware, error) {
-	if c == nil {
-		return nil, errors.New("httpcache: nil Cache")
-	}
-	if opts.DefaultTTL < 0 || opts.StaleIfError < 0 {
-		return nil, errors.New("httpcache: negative DefaultTTL or StaleIfError")
-	}
-	if opts.TagHeaders == nil {
-		opts.TagHeaders = DefaultTagHeaders
-	}
-	return &Middleware{c: c, opts: opts}, nil
-}
-
-// Cache returns the cache behind m.
-func (m *Middleware) Cache() *Cache { return m.c }
-
-// Rejection is the answer the middleware gives instead of running the
-// handler: 504 to a request with Cache-Control: only-if-cached that
-// nothing stored can answer.
-type Rejection struct {
-	// Status is 504.
-	Status int
-	// Detail explains the rejection to the client.
-	Detail string
-	// CacheStatus is the Cache-Status member to send with it.
-	CacheStatus string
-}
-
-// Body returns the RFC 9457 problem body of rej.
-func (rej *Rejection) Body() []byte { return problem.New(rej.Status, rej.Detail).Body() }
-
-// SetHeaders sets the fields that go with rej (Cache-Status).
-func (rej *Rejection) SetHeaders(h http.Header) { h.Add("Cache-Status", rej.CacheStatus) }
-
-// Reject writes rej as application/problem+json.
-func (m *Middleware) Reject(w http.ResponseWriter, r *http.Request, rej *Rejection) {
-	rej.SetHeaders(w.Header())
-	problem.Write(w, problem.New(rej.Status, rej.Detail))
-}
+var _ core.Middleware = (*Cache)(nil)
 
 // ServeHTTP answers r from the cache or through next, writing any
-// rejection itself. A stale-while-revalidate refresh runs next in a
+// rejection with Reject. A stale-while-revalidate refresh runs next in a
 // goroutine of its own after the stale response was sent.
-func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	if rej := m.Serve(w, r, next, next); rej != nil {
-		m.Reject(w, r, rej)
+func (c *Cache) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if rej := c.Serve(w, r, next); rej != nil {
+		c.Reject(w, r, rej)
 	}
 }
 
 // Serve answers r from the cache or through next, and returns a Rejection
-// the caller must write (adapters do so in their framework's idiom), or
-// nil when the request was answered.
+// the caller must write (Reject, or the adapter's framework), or nil when
+// the request was answered. The only rejection is 504, with its
+// Cache-Status field in Rejection.Header, to a request with Cache-Control:
+// only-if-cached that nothing stored answers. A stale-while-revalidate
+// refresh runs next in a goroutine of its own, after Serve has returned,
+// with a copy of r whose context outlives it; ServeWithRefresh chooses
+// otherwise.
+func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) *core.Rejection {
+	return c.ServeWithRefresh(w, r, next, next)
+}
+
+// Reject writes rej, a rejection Serve returned: through
+// Settings.OnReject when set, else as an RFC 9457 application/problem+json
+// body (core.Rejection.Write).
+func (c *Cache) Reject(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+	c.set.Reject(w, r, rej)
+}
+
+// ServeWithRefresh is Serve with a choice of how a stale response served
+// under stale-while-revalidate is refreshed.
 //
-// background, when not nil, is a handler that may run after Serve has
-// returned, in a goroutine of its own, to refresh a stale response that
-// was served under stale-while-revalidate. When it is nil the refresh runs
-// next after the stale response was sent and flushed, before Serve
-// returns (for frameworks whose request context must not outlive the
-// request).
-func (m *Middleware) Serve(w http.ResponseWriter, r *http.Request, next, background http.Handler) *Rejection {
-	t := m.c.tel.t
+// background, when not nil, is a handler that may run after
+// ServeWithRefresh has returned, in a goroutine of its own, to refresh the
+// stale response. When it is nil the refresh runs next after the stale
+// response was sent and flushed, before ServeWithRefresh returns (for
+// frameworks whose request context must not outlive the request, such as
+// Gin).
+func (c *Cache) ServeWithRefresh(w http.ResponseWriter, r *http.Request, next, background http.Handler) *core.Rejection {
+	t := c.tel.t
 	if !t.On || !trace.SpanContextFromContext(r.Context()).IsValid() {
 		// A span is made only as a child of the request's span.
-		return m.serve(w, r, next, background)
+		return c.serve(w, r, next, background)
 	}
 	ctx, span := t.Tracer.Start(r.Context(), "redisware.httpcache", trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(telemetry.Policy.String(m.c.opts.Name)))
+		trace.WithAttributes(telemetry.Policy.String(c.opts.Name)))
 	if !span.IsRecording() {
 		defer span.End()
-		return m.serve(w, r, next, background)
+		return c.serve(w, r, next, background)
 	}
-	rej := m.serve(w, r.WithContext(ctx), next, background)
+	rej := c.serve(w, r.WithContext(ctx), next, background)
 	if st := w.Header().Values("Cache-Status"); len(st) > 0 {
 		span.SetAttributes(attribute.String("redisware.cache.status", st[len(st)-1]))
 	}
@@ -161,16 +79,15 @@ func (m *Middleware) Serve(w http.ResponseWriter, r *http.Request, next, backgro
 	return rej
 }
 
-func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next, background http.Handler) *Rejection {
-	c := m.c
-	if m.opts.Skip != nil && m.opts.Skip(r) {
+func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next, background http.Handler) *core.Rejection {
+	if c.route.Skip != nil && c.route.Skip(r) {
 		c.tel.bypassed(r.Context(), "skip")
 		next.ServeHTTP(w, r)
 		return nil
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		c.tel.bypassed(r.Context(), "method")
-		m.passUnsafe(w, r, next)
+		c.passUnsafe(w, r, next)
 		return nil
 	}
 	ctx := r.Context()
@@ -182,7 +99,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next, backgro
 		c.report(ctx, fmt.Errorf("httpcache: lookup: %w", err))
 		c.tel.bypassed(ctx, "redis_unavailable")
 		if rq.onlyIfCached {
-			return m.gatewayTimeout(t)
+			return c.gatewayTimeout(w, t)
 		}
 		w.Header().Add("Cache-Status", c.format(cacheStatus{fwd: "bypass", detail: "redis-unavailable"}, t.url))
 		next.ServeHTTP(w, r)
@@ -201,16 +118,16 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next, backgro
 			} else {
 				c.tel.request(ctx, outcomeHit)
 			}
-			m.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true}, t)
+			c.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true}, t)
 			return nil
 		case serveStale:
 			c.tel.request(ctx, outcomeStale)
-			m.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true}, t)
+			c.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true}, t)
 			return nil
 		case serveAndRefresh:
 			c.tel.request(ctx, outcomeStale)
-			m.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true, detail: "stale-while-revalidate"}, t)
-			m.refresh(w, r, rq, t, f, e, next, background)
+			c.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true, detail: "stale-while-revalidate"}, t)
+			c.refresh(w, r, rq, t, f, e, next, background)
 			return nil
 		case forwardRequest:
 			fwd = "request"
@@ -225,7 +142,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next, backgro
 		c.tel.request(ctx, outcomeMiss)
 	}
 	if rq.onlyIfCached {
-		return m.gatewayTimeout(t)
+		return c.gatewayTimeout(w, t)
 	}
 	if r.Method == http.MethodHead {
 		// A HEAD is answered from a stored GET, never stored itself.
@@ -233,14 +150,19 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next, backgro
 		next.ServeHTTP(w, r)
 		return nil
 	}
-	m.fill(w, r, rq, t, f, fwd, stale, next)
+	c.fill(w, r, rq, t, f, fwd, stale, next)
 	return nil
 }
 
-func (m *Middleware) gatewayTimeout(t target) *Rejection {
-	return &Rejection{Status: http.StatusGatewayTimeout,
-		Detail:      "The request asked for a stored response only (only-if-cached), and none is stored.",
-		CacheStatus: m.c.format(cacheStatus{fwd: "miss", detail: "only-if-cached"}, t.url)}
+// gatewayTimeout is the rejection of an only-if-cached request that
+// nothing stored answers. Its Cache-Status holds the members outer caches
+// already added to w, then this cache's, since Rejection.SetHeader
+// replaces the field.
+func (c *Cache) gatewayTimeout(w http.ResponseWriter, t target) *core.Rejection {
+	st := append(w.Header().Values("Cache-Status"), c.format(cacheStatus{fwd: "miss", detail: "only-if-cached"}, t.url))
+	return &core.Rejection{Status: http.StatusGatewayTimeout,
+		Detail: "The request asked for a stored response only (only-if-cached), and none is stored.",
+		Header: http.Header{"Cache-Status": st}}
 }
 
 // fillResult is what a request that ran the handler shares with the
@@ -254,12 +176,11 @@ type fillResult struct {
 // fill answers a GET that the cache cannot answer: one request per key
 // runs the handler, across instances, and the others get its response
 // when it may be shared.
-func (m *Middleware) fill(w http.ResponseWriter, r *http.Request, rq requestCC, t target, f found, fwd string, stale *entry, next http.Handler) {
-	c := m.c
+func (c *Cache) fill(w http.ResponseWriter, r *http.Request, rq requestCC, t target, f found, fwd string, stale *entry, next http.Handler) {
 	ctx := r.Context()
 	// Requests whose response could not be shared anyway run on their own.
 	if rq.noStore || r.Header.Get("Authorization") != "" || c.opts.WaitTimeout < 0 {
-		m.run(w, r, rq, t, fwd, stale, next)
+		c.run(w, r, rq, t, fwd, stale, next)
 		return
 	}
 	field := "?"
@@ -269,12 +190,12 @@ func (m *Middleware) fill(w http.ResponseWriter, r *http.Request, rq requestCC, 
 	fkey := t.key + "\x00" + field
 	fl, leader := c.flights.join(fkey)
 	if !leader {
-		if res, _ := fl.wait(ctx, c.opts.WaitTimeout).(*fillResult); res != nil && m.shareable(res, r, rq) {
+		if res, _ := fl.wait(ctx, c.opts.WaitTimeout).(*fillResult); res != nil && c.shareable(res, r, rq) {
 			now := c.nowMS()
-			m.serveEntry(w, r, res.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: res.e.ttl(now), hasTTL: true}, t)
+			c.serveEntry(w, r, res.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: res.e.ttl(now), hasTTL: true}, t)
 			return
 		}
-		m.run(w, r, rq, t, fwd, stale, next)
+		c.run(w, r, rq, t, fwd, stale, next)
 		return
 	}
 	var res *fillResult
@@ -292,31 +213,30 @@ func (m *Middleware) fill(w http.ResponseWriter, r *http.Request, rq requestCC, 
 	if ready {
 		now := c.nowMS()
 		res = &fillResult{e: polled.e, vary: polled.vary, field: polled.field}
-		m.serveEntry(w, r, polled.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: polled.e.ttl(now), hasTTL: true}, t)
+		c.serveEntry(w, r, polled.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: polled.e.ttl(now), hasTTL: true}, t)
 		return
 	}
 	if release != nil {
 		defer release()
 	}
-	res = m.run(w, r, rq, t, fwd, stale, next)
+	res = c.run(w, r, rq, t, fwd, stale, next)
 }
 
 // shareable reports whether the response res another request produced
 // may answer r: it was stored (so neither private nor setting a cookie),
 // it is the variant r selects, and r's directives accept it.
-func (m *Middleware) shareable(res *fillResult, r *http.Request, rq requestCC) bool {
+func (c *Cache) shareable(res *fillResult, r *http.Request, rq requestCC) bool {
 	if res.e == nil || variantField(res.vary, r.Header) != res.field {
 		return false
 	}
-	now := m.c.nowMS()
+	now := c.nowMS()
 	v := judge(res.e, rq, now)
 	return v == serveFresh || v == serveStale || (v == forwardRequest && rq.noCache)
 }
 
 // refresh renews a stale response served under stale-while-revalidate,
 // once across instances.
-func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, rq requestCC, t target, f found, stale *entry, next, background http.Handler) {
-	c := m.c
+func (c *Cache) refresh(w http.ResponseWriter, r *http.Request, rq requestCC, t target, f found, stale *entry, next, background http.Handler) {
 	fkey := "refresh\x00" + t.key + "\x00" + f.field
 	fl, leader := c.flights.join(fkey)
 	if !leader {
@@ -335,7 +255,7 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, rq requestC
 			return // another instance refreshes it, or Redis is away
 		}
 		defer func() { _ = l.Release(context.WithoutCancel(r.Context())) }()
-		m.run(newDiscard(), r, rq, t, "stale", stale, h)
+		c.run(newDiscard(), r, rq, t, "stale", stale, h)
 	}
 	bg := r.Clone(context.WithoutCancel(r.Context()))
 	if background != nil {
@@ -350,14 +270,13 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, rq requestC
 // stale is the stored response being replaced, if any: its validators make
 // the request conditional, a 304 renews it, and an error (a 5xx or a
 // panic) is answered with it while stale-if-error allows.
-func (m *Middleware) run(w http.ResponseWriter, r *http.Request, rq requestCC, t target, fwd string, stale *entry, next http.Handler) *fillResult {
-	c := m.c
-	fw := &fillWriter{m: m, w: w, r: r, rq: rq, t: t, fwd: fwd, before: w.Header().Clone(), reqTime: c.nowMS()}
+func (c *Cache) run(w http.ResponseWriter, r *http.Request, rq requestCC, t target, fwd string, stale *entry, next http.Handler) *fillResult {
+	fw := &fillWriter{c: c, w: w, r: r, rq: rq, t: t, fwd: fwd, before: w.Header().Clone(), reqTime: c.nowMS()}
 	if canFallBack(stale, fw.reqTime) {
 		fw.fallback = stale
 	}
 	fr := r
-	if m.opts.SurrogateControl {
+	if c.route.SurrogateControl {
 		fr = r.Clone(r.Context())
 		fr.Header.Add("Surrogate-Capability", c.opts.StatusName+`="Surrogate/1.0"`)
 	}
@@ -403,7 +322,7 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, rq requestCC, t
 			c.logger.LogAttrs(r.Context(), slog.LevelError, "httpcache: the handler panicked; answered with a stale response (stale-if-error)",
 				slog.String("cache", c.opts.Name), slog.Any("panic", p))
 			fw.restoreHeader()
-			m.serveEntry(w, r, fw.fallback, c.nowMS(), cacheStatus{fwd: fwd, ttl: fw.fallback.ttl(c.nowMS()), hasTTL: true, detail: "stale-if-error"}, t)
+			c.serveEntry(w, r, fw.fallback, c.nowMS(), cacheStatus{fwd: fwd, ttl: fw.fallback.ttl(c.nowMS()), hasTTL: true, detail: "stale-if-error"}, t)
 			return
 		}
 		if p != nil {
@@ -429,7 +348,7 @@ const (
 // and passes it through to the client while a capture.Recorder keeps it
 // (up to MaxBodyBytes: a larger one streams on, and is not stored).
 type fillWriter struct {
-	m       *Middleware
+	c       *Cache
 	w       http.ResponseWriter
 	r       *http.Request
 	rq      requestCC
@@ -502,7 +421,7 @@ func (fw *fillWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (fw *fillWriter) Unwrap() http.ResponseWriter { return fw.w }
 
 func (fw *fillWriter) decide(status int) {
-	m, c := fw.m, fw.m.c
+	c := fw.c
 	h := fw.w.Header()
 	fw.status = status
 	switch {
@@ -513,10 +432,10 @@ func (fw *fillWriter) decide(status int) {
 		fw.mode = modeHoldError
 		return
 	}
-	fw.tags = m.takeTags(fw.r, h)
+	fw.tags = c.takeTags(fw.r, h)
 	now := c.nowMS()
-	plan, _ := m.plan(fw.r, fw.rq, status, h, fw.reqTime, now)
-	if m.opts.SurrogateControl {
+	plan, _ := c.plan(fw.r, fw.rq, status, h, fw.reqTime, now)
+	if c.route.SurrogateControl {
 		h.Del("Surrogate-Control") // meant for this cache alone
 	}
 	if plan != nil {
@@ -553,7 +472,7 @@ func (fw *fillWriter) decide(status int) {
 // finish ends a forwarded request once its handler returned: it answers
 // held responses, and stores what may be stored.
 func (fw *fillWriter) finish() *fillResult {
-	m, c := fw.m, fw.m.c
+	c := fw.c
 	if fw.mode == modeUndecided {
 		fw.WriteHeader(http.StatusOK) // the handler wrote nothing: an empty 200
 	}
@@ -562,41 +481,41 @@ func (fw *fillWriter) finish() *fillResult {
 	switch fw.mode {
 	case modeHold304:
 		fw.restoreHeader()
-		e := m.freshen(fw.r, fw.rq, fw.revalidating, fw.held, fw.reqTime, now)
+		e := c.freshen(fw.r, fw.rq, fw.revalidating, fw.held, fw.reqTime, now)
 		if e == nil {
 			// still valid, but the 304 forbids storing it any longer
-			m.serveEntry(fw.w, fw.r, fw.revalidating, now, cacheStatus{fwd: fw.fwd, fwdStatus: http.StatusNotModified}, fw.t)
+			c.serveEntry(fw.w, fw.r, fw.revalidating, now, cacheStatus{fwd: fw.fwd, fwdStatus: http.StatusNotModified}, fw.t)
 			return nil
 		}
 		vary := varyNames(e.header)
 		field := variantField(vary, fw.r.Header)
 		st := cacheStatus{fwd: fw.fwd, fwdStatus: http.StatusNotModified, ttl: e.ttl(now), hasTTL: true}
-		st.stored = m.store(ctx, fw.t, vary, field, e)
-		m.serveEntry(fw.w, fw.r, e, now, st, fw.t)
+		st.stored = c.store(ctx, fw.t, vary, field, e)
+		c.serveEntry(fw.w, fw.r, e, now, st, fw.t)
 		return &fillResult{e: e, vary: vary, field: field}
 	case modeHoldError:
 		fw.restoreHeader()
 		e := fw.fallback
-		m.serveEntry(fw.w, fw.r, e, now, cacheStatus{fwd: fw.fwd, fwdStatus: fw.status, ttl: e.ttl(now), hasTTL: true, detail: "stale-if-error"}, fw.t)
+		c.serveEntry(fw.w, fw.r, e, now, cacheStatus{fwd: fw.fwd, fwdStatus: fw.status, ttl: e.ttl(now), hasTTL: true, detail: "stale-if-error"}, fw.t)
 		return &fillResult{e: e, vary: varyNames(e.header), field: variantField(varyNames(e.header), fw.r.Header)}
 	}
 	e := fw.plan
 	if e == nil || !fw.rec.Complete() || fw.hijacked {
 		return nil
 	}
-	e.header = storedHeader(fw.rec.SentHeader(), fw.before, fw.ownStatus, m.opts.AllowSetCookie)
+	e.header = storedHeader(fw.rec.SentHeader(), fw.before, fw.ownStatus, c.route.AllowSetCookie)
 	e.body = fw.rec.Body()
 	if len(e.body) > 0 {
 		e.body = append([]byte(nil), e.body...)
 	}
 	e.tags = fw.tags
-	if m.opts.ETag && e.status == http.StatusOK && e.header.Get("ETag") == "" {
+	if c.route.ETag && e.status == http.StatusOK && e.header.Get("ETag") == "" {
 		sum := sha256.Sum256(e.body)
 		e.header.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:18])+`"`)
 	}
 	vary := varyNames(e.header)
 	field := variantField(vary, fw.r.Header)
-	if !m.store(ctx, fw.t, vary, field, e) {
+	if !c.store(ctx, fw.t, vary, field, e) {
 		return nil
 	}
 	return &fillResult{e: e, vary: vary, field: field}
@@ -615,26 +534,26 @@ func (fw *fillWriter) restoreHeader() {
 }
 
 // store stores e, reporting a failure; it returns whether it stored.
-func (m *Middleware) store(ctx context.Context, t target, vary, field string, e *entry) bool {
-	if err := m.c.storeEntry(ctx, t, vary, field, e); err != nil {
-		m.c.report(ctx, fmt.Errorf("httpcache: storing a response: %w", err))
+func (c *Cache) store(ctx context.Context, t target, vary, field string, e *entry) bool {
+	if err := c.storeEntry(ctx, t, vary, field, e); err != nil {
+		c.report(ctx, fmt.Errorf("httpcache: storing a response: %w", err))
 		return false
 	}
 	return true
 }
 
 // takeTags returns the tags of a response (its tag header fields, which
-// it removes, and MiddlewareOptions.Tags), at most DefaultMaxTags.
-func (m *Middleware) takeTags(r *http.Request, h http.Header) []string {
+// it removes, and Route.Tags), at most DefaultMaxTags.
+func (c *Cache) takeTags(r *http.Request, h http.Header) []string {
 	var tags []string
-	for _, name := range m.opts.TagHeaders {
+	for _, name := range c.route.TagHeaders {
 		for _, v := range h.Values(name) {
 			tags = append(tags, strings.FieldsFunc(v, func(c rune) bool { return c == ',' || c == ' ' || c == '\t' })...)
 		}
 		h.Del(name)
 	}
-	if m.opts.Tags != nil {
-		tags = append(tags, m.opts.Tags(r)...)
+	if c.route.Tags != nil {
+		tags = append(tags, c.route.Tags(r)...)
 	}
 	return cleanTags(tags)
 }
@@ -659,7 +578,7 @@ func cleanTags(tags []string) []string {
 // serveEntry writes a stored response: its status, every field, Age,
 // Cache-Status and the body (none for HEAD), or 304 when the request's
 // conditions allow.
-func (m *Middleware) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, now int64, st cacheStatus, t target) {
+func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, now int64, st cacheStatus, t target) {
 	h := w.Header()
 	if notModified(r, e.status, e.header) {
 		for _, k := range notModifiedFields {
@@ -668,7 +587,7 @@ func (m *Middleware) serveEntry(w http.ResponseWriter, r *http.Request, e *entry
 			}
 		}
 		h.Set("Age", strconv.FormatInt(durationSeconds(e.age(now)), 10))
-		h.Add("Cache-Status", m.c.format(st, t.url))
+		h.Add("Cache-Status", c.format(st, t.url))
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -676,7 +595,7 @@ func (m *Middleware) serveEntry(w http.ResponseWriter, r *http.Request, e *entry
 		h[k] = vs
 	}
 	h.Set("Age", strconv.FormatInt(durationSeconds(e.age(now)), 10))
-	h.Add("Cache-Status", m.c.format(st, t.url))
+	h.Add("Cache-Status", c.format(st, t.url))
 	status, body := e.status, e.body
 	if v := r.Header.Get("Range"); v != "" && r.Method == http.MethodGet && status == http.StatusOK && ifRange(r, e.header) {
 		switch start, end, ok := byteRange(v, len(body)); {
@@ -759,8 +678,7 @@ func ifRange(r *http.Request, h http.Header) bool {
 // passUnsafe forwards a request with an unsafe method; a non-error answer
 // invalidates the target URI and the Location and Content-Location URIs on
 // the same host (RFC 9111 section 4.4).
-func (m *Middleware) passUnsafe(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	c := m.c
+func (c *Cache) passUnsafe(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	w.Header().Add("Cache-Status", c.format(cacheStatus{fwd: "method"}, ""))
 	rec := capture.New(w, -1)
 	next.ServeHTTP(rec, r)

@@ -11,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 )
 
 func TestHitMiss(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newMW(t, newCache(t, srv, Options{}), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, Options{}), Route{})
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		h := w.Header()
 		h.Set("Cache-Control", "max-age=60")
@@ -69,7 +70,7 @@ func TestHitMiss(t *testing.T) {
 func TestQueryCanonical(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newMW(t, newCache(t, srv, Options{IgnoreParams: []string{"utm_*", "fbclid"}}), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, Options{IgnoreParams: []string{"utm_*", "fbclid"}}), Route{})
 	o := &origin{}
 	wantMiss(t, get(m, o, "/s?b=2&a=1&a=0"))
 	wantHit(t, get(m, o, "/s?a=0&b=2&a=1"))
@@ -80,7 +81,7 @@ func TestQueryCanonical(t *testing.T) {
 	wantMiss(t, get(m, o, "/s?b=2&a=1&a=0", "Host: other.example"))
 	wantRuns(t, o, 4)
 
-	keep := newMW(t, newCache(t, srv, Options{Name: "keep", KeepParams: []string{"page"}}), MiddlewareOptions{})
+	keep := newMW(t, newCache(t, srv, Options{Name: "keep", KeepParams: []string{"page"}}), Route{})
 	wantMiss(t, get(keep, o, "/list?page=2&session=abc"))
 	wantHit(t, get(keep, o, "/list?session=xyz&page=2"))
 	wantMiss(t, get(keep, o, "/list?page=3"))
@@ -107,7 +108,7 @@ func TestNeverStored(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
-			m := newMW(t, newCache(t, srv, Options{}), MiddlewareOptions{})
+			m := newMW(t, newCache(t, srv, Options{}), Route{})
 			o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 				tc.set(w.Header())
 				if tc.status != 0 {
@@ -135,7 +136,7 @@ func TestNeverStored(t *testing.T) {
 func TestAuthorizationWithPublic(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newMW(t, newCache(t, srv, Options{}), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, Options{}), Route{})
 	for _, cc := range []string{"public, max-age=60", "s-maxage=60", "must-revalidate, max-age=60"} {
 		o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 			w.Header().Set("Cache-Control", cc)
@@ -151,7 +152,7 @@ func TestAuthorizationWithPublic(t *testing.T) {
 func TestAllowSetCookie(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newMW(t, newCache(t, srv, Options{}), MiddlewareOptions{AllowSetCookie: true})
+	m := newMW(t, newCache(t, srv, Options{}), Route{AllowSetCookie: true})
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Add("Set-Cookie", "sid=alice")
@@ -170,7 +171,7 @@ func TestAllowSetCookie(t *testing.T) {
 func TestDefaultTTLAndHandlerDirectives(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newMW(t, newCache(t, srv, Options{}), MiddlewareOptions{DefaultTTL: time.Minute})
+	m := newMW(t, newCache(t, srv, Options{}), Route{DefaultTTL: time.Minute})
 	for _, tc := range []struct {
 		cc     string
 		stored bool
@@ -195,7 +196,7 @@ func TestDefaultTTLAndHandlerDirectives(t *testing.T) {
 func TestOversizedStreams(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newMW(t, newCache(t, srv, Options{MaxBodyBytes: 1024}), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, Options{MaxBodyBytes: 1024}), Route{})
 	chunk := strings.Repeat("x", 512)
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		w.Header().Set("Cache-Control", "max-age=60")
@@ -227,7 +228,7 @@ func TestVary(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
 	c := newCache(t, srv, Options{})
-	m := newMW(t, c, MiddlewareOptions{})
+	m := newMW(t, c, Route{})
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Vary", "Accept-Language, accept-encoding")
@@ -262,7 +263,7 @@ func TestVary(t *testing.T) {
 	// A fresh instance (no hint) finds the variant in one round trip.
 	c2 := newCache(t, srv, Options{})
 	rt := redistest.CountRoundTrips(c2.client)
-	m2 := newMW(t, c2, MiddlewareOptions{})
+	m2 := newMW(t, c2, Route{})
 	if err := c2.client.Ping(t.Context()).Err(); err != nil { // dial outside the count
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func TestVary(t *testing.T) {
 func TestConditional(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newMW(t, newCache(t, srv, Options{}), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, Options{}), Route{})
 	lm := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Format(http.TimeFormat)
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		if r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Modified-Since") != "" {
@@ -345,7 +346,7 @@ func TestConditional(t *testing.T) {
 func TestStrongETag(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newMW(t, newCache(t, srv, Options{}), MiddlewareOptions{ETag: true})
+	m := newMW(t, newCache(t, srv, Options{}), Route{ETag: true})
 	o := &origin{}
 	get(m, o, "/e")
 	hit := get(m, o, "/e")
@@ -364,7 +365,7 @@ func TestRequestDirectives(t *testing.T) {
 	clk := &clock{}
 	opts := Options{KeepStale: time.Minute}
 	clk.install(&opts)
-	m := newMW(t, newCache(t, srv, opts), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, opts), Route{})
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		w.Header().Set("Cache-Control", "max-age=10")
 		fmt.Fprintf(w, "run %d", n)
@@ -412,7 +413,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	clk := &clock{}
 	opts := Options{}
 	clk.install(&opts)
-	m := newMW(t, newCache(t, srv, opts), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, opts), Route{})
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=30")
 		fmt.Fprintf(w, "run %d", n)
@@ -435,9 +436,9 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	// A refresh stores its response before it lets go of its flight (and
 	// lock); wait for that too, or the next refresh would see it running.
 	waitFor(t, "the background refresh to finish", func() bool {
-		m.c.flights.mu.Lock()
-		defer m.c.flights.mu.Unlock()
-		return len(m.c.flights.m) == 0
+		m.flights.mu.Lock()
+		defer m.flights.mu.Unlock()
+		return len(m.flights.m) == 0
 	})
 	runs := o.runs.Load()
 	if fresh != fmt.Sprintf("run %d", runs) {
@@ -447,7 +448,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	clk.advance(15 * time.Second)
 	r := newRequest("/swr")
 	rec := newRecorder()
-	m.Serve(rec, r, o, nil)
+	m.ServeWithRefresh(rec, r, o, nil)
 	wantRuns(t, o, runs+1)
 	if rec.Body.String() != fresh {
 		t.Fatalf("inline refresh served %q, want the stale %q", rec.Body, fresh)
@@ -469,7 +470,7 @@ func TestStaleIfError(t *testing.T) {
 	clk := &clock{}
 	opts := Options{}
 	clk.install(&opts)
-	m := newMW(t, newCache(t, srv, opts), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, opts), Route{})
 	fail := ""
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		switch fail {
@@ -515,7 +516,7 @@ func TestRevalidation(t *testing.T) {
 	clk := &clock{}
 	opts := Options{KeepStale: time.Hour}
 	clk.install(&opts)
-	m := newMW(t, newCache(t, srv, opts), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, opts), Route{})
 	var seen []string
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		seen = append(seen, r.Header.Get("If-None-Match"))
@@ -556,7 +557,7 @@ func TestRevalidation(t *testing.T) {
 func TestUnsafeInvalidates(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newMW(t, newCache(t, srv, Options{}), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, Options{}), Route{})
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		switch r.Method {
 		case http.MethodPost:
@@ -589,7 +590,7 @@ func TestUnsafeInvalidates(t *testing.T) {
 func TestRedisDown(t *testing.T) {
 	t.Parallel()
 	for name, client := range map[string]func(testing.TB) Options{
-		"hung":    func(tb testing.TB) Options { return Options{Timeout: 30 * time.Millisecond} },
+		"hung":    func(tb testing.TB) Options { return Options{Settings: core.Settings{Timeout: 30 * time.Millisecond}} },
 		"refused": func(tb testing.TB) Options { return Options{} },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -606,7 +607,7 @@ func TestRedisDown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := newMW(t, c, MiddlewareOptions{})
+			m := newMW(t, c, Route{})
 			o := &origin{}
 			for i := int64(1); i <= 2; i++ {
 				start := time.Now()
@@ -629,7 +630,7 @@ func TestResponseDirectivesEdgeCases(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
 	c := newCache(t, srv, Options{StatusName: "edge"})
-	m := newMW(t, c, MiddlewareOptions{SurrogateControl: true})
+	m := newMW(t, c, Route{SurrogateControl: true})
 	for _, tc := range []struct {
 		name   string
 		header map[string][]string
@@ -676,7 +677,7 @@ func TestDefaultStaleIfError(t *testing.T) {
 	clk := &clock{}
 	opts := Options{}
 	clk.install(&opts)
-	m := newMW(t, newCache(t, srv, opts), MiddlewareOptions{StaleIfError: time.Minute})
+	m := newMW(t, newCache(t, srv, opts), Route{StaleIfError: time.Minute})
 	fail := false
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		if fail {
@@ -706,7 +707,7 @@ func TestRevalidationUpdatesFields(t *testing.T) {
 	clk := &clock{}
 	opts := Options{KeepStale: time.Hour}
 	clk.install(&opts)
-	m := newMW(t, newCache(t, srv, opts), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, opts), Route{})
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		h := w.Header()
 		h.Set("Cache-Control", "max-age=1")
@@ -733,7 +734,7 @@ func TestRevalidationUpdatesFields(t *testing.T) {
 func TestRangeOnHit(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newMW(t, newCache(t, srv, Options{}), MiddlewareOptions{})
+	m := newMW(t, newCache(t, srv, Options{}), Route{})
 	o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("ETag", `"r"`)

@@ -96,9 +96,9 @@ func heuristicStatus(status int) bool {
 // returns its entry without header, body and tags, with its times set
 // (reqTime: when the request was forwarded; now: when the response
 // arrived). why tells a reader why not.
-func (m *Middleware) plan(r *http.Request, rq requestCC, status int, h http.Header, reqTime, now int64) (e *entry, why string) {
+func (c *Cache) plan(r *http.Request, rq requestCC, status int, h http.Header, reqTime, now int64) (e *entry, why string) {
 	cc := parseCacheControl(h.Values("Cache-Control"))
-	sc := m.surrogateControl(h)
+	sc := c.surrogateControl(h)
 	explicit := cc.has("max-age") || cc.has("s-maxage") || len(h.Values("Expires")) > 0 || sc.has("max-age")
 	// must-understand: store only statuses we understand, and then
 	// no-store does not apply (RFC 9111 section 5.2.2.3).
@@ -120,7 +120,7 @@ func (m *Middleware) plan(r *http.Request, rq requestCC, status int, h http.Head
 		return nil, "private"
 	case r.Header.Get("Authorization") != "" && !cc.has("public") && !cc.has("s-maxage") && !cc.has("must-revalidate"):
 		return nil, "authorization"
-	case len(h.Values("Set-Cookie")) > 0 && !m.opts.AllowSetCookie:
+	case len(h.Values("Set-Cookie")) > 0 && !c.route.AllowSetCookie:
 		return nil, "set-cookie"
 	case varyNames(h) == "*":
 		return nil, "vary *"
@@ -161,8 +161,8 @@ func (m *Middleware) plan(r *http.Request, rq requestCC, status int, h http.Head
 		if exp, err := http.ParseTime(h.Get("Expires")); err == nil {
 			e.lifetime = max(0, exp.UnixMilli()-date)
 		}
-	case m.opts.DefaultTTL > 0 && heuristicStatus(status):
-		e.lifetime = m.opts.DefaultTTL.Milliseconds()
+	case c.route.DefaultTTL > 0 && heuristicStatus(status):
+		e.lifetime = c.route.DefaultTTL.Milliseconds()
 	}
 	e.noStale = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage") || cc.has("no-cache")
 	if d, ok := cc.seconds("stale-while-revalidate"); ok && !cc.has("no-cache") {
@@ -171,14 +171,14 @@ func (m *Middleware) plan(r *http.Request, rq requestCC, status int, h http.Head
 	if d, ok := cc.seconds("stale-if-error"); ok && !cc.has("no-cache") {
 		e.sie = d.Milliseconds()
 	} else if !e.noStale {
-		e.sie = m.opts.StaleIfError.Milliseconds()
+		e.sie = c.route.StaleIfError.Milliseconds()
 	}
-	validator := h.Get("ETag") != "" || h.Get("Last-Modified") != "" || m.opts.ETag && status == http.StatusOK
+	validator := h.Get("ETag") != "" || h.Get("Last-Modified") != "" || c.route.ETag && status == http.StatusOK
 	fresh := max(0, e.lifetime-e.initAge)
 	extra := max(e.swr, e.sie)
 	if fresh > 0 || validator {
 		// worth keeping stale: for max-stale requests, and to revalidate
-		extra = max(extra, m.c.opts.KeepStale.Milliseconds())
+		extra = max(extra, c.opts.KeepStale.Milliseconds())
 	}
 	e.keep = fresh + extra
 	if e.keep <= 0 {
@@ -216,11 +216,11 @@ func ageOf(h http.Header) (ms int64, valid bool) {
 
 // surrogateControl returns the Surrogate-Control directives (Edge
 // Architecture 1.0) that apply to this cache when
-// MiddlewareOptions.SurrogateControl is set: those without a target, and
+// Route.SurrogateControl is set: those without a target, and
 // those targeted at its StatusName, which win; nil otherwise.
-func (m *Middleware) surrogateControl(h http.Header) cacheControl {
+func (c *Cache) surrogateControl(h http.Header) cacheControl {
 	vs := h.Values("Surrogate-Control")
-	if !m.opts.SurrogateControl || len(vs) == 0 {
+	if !c.route.SurrogateControl || len(vs) == 0 {
 		return nil
 	}
 	var general, mine []string
@@ -230,7 +230,7 @@ func (m *Middleware) surrogateControl(h http.Header) cacheControl {
 			switch {
 			case !targeted:
 				general = append(general, d)
-			case strings.TrimSpace(target) == m.c.opts.StatusName:
+			case strings.TrimSpace(target) == c.opts.StatusName:
 				mine = append(mine, d)
 			}
 		}
@@ -272,7 +272,7 @@ func splitList(v string) []string {
 // handler set) are h304, as RFC 9111 section 4.3.4 says: the stored
 // fields are replaced by the 304's, except those that describe the stored
 // body. It returns nil when the renewed response may not be stored.
-func (m *Middleware) freshen(r *http.Request, rq requestCC, stale *entry, h304 http.Header, reqTime, now int64) *entry {
+func (c *Cache) freshen(r *http.Request, rq requestCC, stale *entry, h304 http.Header, reqTime, now int64) *entry {
 	h := stale.header.Clone()
 	for k, vs := range h304 {
 		switch k {
@@ -281,7 +281,7 @@ func (m *Middleware) freshen(r *http.Request, rq requestCC, stale *entry, h304 h
 		}
 		h[k] = vs
 	}
-	e, _ := m.plan(r, rq, stale.status, h, reqTime, now)
+	e, _ := c.plan(r, rq, stale.status, h, reqTime, now)
 	if e == nil {
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 )
 
@@ -20,8 +21,8 @@ func TestTelemetry(t *testing.T) {
 	srv := redistest.New(t)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	c := newCache(t, srv, Options{Name: "pages", MeterProvider: mp})
-	m := newMW(t, c, MiddlewareOptions{})
+	c := newCache(t, srv, Options{Name: "pages", Settings: core.Settings{MeterProvider: mp}})
+	m := newMW(t, c, Route{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Surrogate-Key", "t1")

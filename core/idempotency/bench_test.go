@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 )
 
@@ -16,7 +17,7 @@ func benchGuard(b *testing.B) (*Guard, *redistest.RoundTrips) {
 	srv := redistest.New(b)
 	client := srv.Client()
 	rt := redistest.CountRoundTrips(client)
-	g, err := New(client, Options{Prefix: srv.Prefix, Logger: quiet})
+	g, err := New(client, Options{Settings: core.Settings{Prefix: srv.Prefix, Logger: quiet}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func BenchmarkConflict(b *testing.B) {
 	g, rt := benchGuard(b)
 	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(`{"item":"book","qty":2}`))
 	r.RemoteAddr = "192.0.2.1:1"
-	key := g.recordKey(g.scope(r), http.MethodPost, "/orders", "busy")
+	key := g.recordKey(g.scope(r), http.MethodPost, core.Route(r), "busy")
 	fp := fingerprint(r, []byte(`{"item":"book","qty":2}`))
 	if err := claimScript.Run(b.Context(), g.client, []string{key}, "other", fp, 3_600_000).Err(); err != nil {
 		b.Fatal(err)

@@ -2,11 +2,23 @@
 // Idempotency-Key draft and Stripe's documented behaviour: a payment API
 // retried by a flaky network charges once, across any number of servers.
 //
+// Build a Guard with New, from the deployment's shared core.Settings and
+// the guard's own fields; New validates every option once, up front, and
+// names the field that cannot work:
+//
+//	guard, err := idempotency.New(rdb, idempotency.Options{Settings: shared, Name: "orders", Required: true})
+//	mux.Handle("POST /orders", nethttp.Idempotency(guard)(orders))
+//
+// A Guard is a core.Middleware: nethttp, ginmw and echomw mount the very
+// value New returned.
+//
 // A Guard reads the Idempotency-Key header of POST and PATCH requests (a
 // structured-field string or a bare token, 1 to 255 characters of
 // letters, digits and -_.:~+/=). The first request with a key claims a
 // record in Redis in one round trip and runs the handler, while the claim
-// is refreshed so a slow handler cannot lose it. Its response (status,
+// is refreshed so a slow handler cannot lose it; the handler reads the
+// claimed key with KeyFromContext (to pass it on to a payment provider as
+// that provider's own idempotency key, for instance). Its response (status,
 // every header, body) is stored only if the request still owns the claim,
 // and kept for 24 hours. A retry gets that response byte for byte, with
 // Idempotent-Replayed: true, in one round trip and without running the
@@ -23,24 +35,30 @@
 //     otherwise);
 //   - Redis unreachable: 503, and the handler never runs without a claim.
 //
-// Rejections are RFC 9457 application/problem+json bodies unless OnReject
-// says otherwise. If the handler panics, the claim is released (the client
-// may retry) and the panic goes on. 5xx responses are stored and replayed
-// like any other unless ReleaseOn5xx is set.
+// Rejections are *core.Rejection values (Retry-After, when there is one,
+// in their Header), written as RFC 9457 application/problem+json bodies
+// unless Settings.OnReject says otherwise. If the handler panics, the
+// claim is released (the client may retry) and the panic goes on. 5xx
+// responses are stored and replayed like any other unless ReleaseOn5xx is
+// set.
 //
 // Scope: a record is identified by a hash of (scope, method, route, key),
 // so one client never receives a response stored for another, even with
-// the same key. The default scope is the principal returned by
-// Options.Principal, else a hash of the Authorization header, else the
-// client address (see DefaultScope). Set Options.Scope for anything else,
-// such as a tenant ID.
+// the same key. The route is core.Route: the route pattern the request
+// matched, in the same canonical form in every framework, or core.NoRoute
+// (never the raw path) for a guard mounted before routing. The default
+// scope is the principal returned by Options.Principal, else a hash of the
+// Authorization header, else the client address, read through
+// Settings.TrustedProxies (see Guard.DefaultScope). Set Options.Scope for
+// anything else, such as a tenant ID.
 //
 // Limits worth knowing: if Redis fails after the handler ran, the response
 // cannot be stored, and a retry after the claim expires (ClaimTTL) runs
-// the handler again; the failure is logged and reported to OnError. A
-// response larger than MaxStoredBytes is delivered but not kept, and its
-// retries get 409, never a second execution. Headers set before the guard
-// ran (by outer middleware) are not stored; they are set afresh on replay.
+// the handler again; the failure is logged and reported to
+// Settings.OnError. A response larger than MaxStoredBytes is delivered but
+// not kept, and its retries get 409, never a second execution. Headers set
+// before the guard ran (by outer middleware) are not stored; they are set
+// afresh on replay.
 //
 // Keys: <prefix>idem:<name>:{<hash>}, one hash per record, with a TTL
 // (the claim TTL while in flight, the retention once done).

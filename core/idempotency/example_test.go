@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/idempotency"
 )
 
@@ -21,15 +23,19 @@ func ExampleGuard_ServeHTTP() {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
 	defer rdb.Close()
 
-	guard, err := idempotency.New(rdb, idempotency.Options{Required: true})
+	// The deployment's shared settings, then this guard's own fields.
+	shared := core.Settings{Prefix: "shop:", Timeout: 50 * time.Millisecond}
+	guard, err := idempotency.New(rdb, idempotency.Options{Settings: shared, Name: "charges", Required: true})
 	if err != nil {
 		panic(err)
 	}
 	charges := 0
 	charge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The claimed key, to pass on to the payment provider.
+		key, _ := idempotency.KeyFromContext(r.Context())
 		charges++
 		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, "charge %d\n", charges)
+		fmt.Fprintf(w, "charge %d with key %s\n", charges, key)
 	})
 	send := func(key string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, "/charges", strings.NewReader(`{"amount":500}`))
@@ -48,8 +54,20 @@ func ExampleGuard_ServeHTTP() {
 	fmt.Println(missing.Code, missing.Header().Get("Content-Type"))
 	fmt.Println("charges:", charges)
 	// Output:
-	// 201 charge 1
-	// 201 true charge 1
+	// 201 charge 1 with key 7c1e9a52-1c4e-4c39-9f7e-8d6ff4a6b1e0
+	// 201 true charge 1 with key 7c1e9a52-1c4e-4c39-9f7e-8d6ff4a6b1e0
 	// 400 application/problem+json
 	// charges: 1
+}
+
+func ExampleNew_invalid() {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}) // never dialled
+	defer rdb.Close()
+
+	// A misconfigured guard fails here, naming the field, never at
+	// request time.
+	_, err := idempotency.New(rdb, idempotency.Options{ClaimTTL: time.Millisecond})
+	fmt.Println(err)
+	// Output:
+	// idempotency: invalid configuration: Options.ClaimTTL 1ms is under 30ms
 }

@@ -8,7 +8,6 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,14 +19,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/capture"
-	"github.com/redisware/redisware/core/internal/clientip"
 	"github.com/redisware/redisware/core/internal/keys"
-	"github.com/redisware/redisware/core/internal/problem"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
@@ -57,19 +55,38 @@ const (
 	DefaultWaitPollInitial = 25 * time.Millisecond
 )
 
-// Options configures a Guard. Every field is optional.
+// MinClaimTTL is the shortest Options.ClaimTTL accepted: the claim is
+// refreshed every third of it.
+const MinClaimTTL = 30 * time.Millisecond
+
+// Options configures a Guard. Every field is optional; New rejects a field
+// that cannot work, naming it.
 type Options struct {
+	// Settings are the deployment-wide settings (core.Settings): key
+	// prefix, call timeout, logger, error hook, telemetry providers,
+	// trusted proxies, secret and rejection writer. Copy the shared value
+	// in; a field set here after that applies to this guard only.
+	//
+	// The guard uses Prefix; Timeout (a request whose claim cannot be made
+	// in time is refused with 503: the handler never runs without a
+	// claim); Logger (Redis failures and lost claims; idempotency keys
+	// never appear in its lines); OnError (Redis failures); MeterProvider
+	// (redisware.idempotency.requests by guard and outcome: claimed,
+	// replayed, conflict, mismatch, invalid, too_large, unavailable,
+	// unguarded; redisware.redis.duration); TracerProvider (a span per
+	// guarded request); TrustedProxies (the client address of the default
+	// scope); and OnReject (every rejection: 400, 409, 413, 422, 503).
+	// Secret is unused.
+	core.Settings
 	// Name separates the records of several guards; it is part of every
 	// key. Zero means "default".
 	Name string
-	// Prefix starts every Redis key. Zero means "redisware:".
-	Prefix string
-	// Header is the request header that carries the key. Zero means
-	// "Idempotency-Key".
+	// Header is the request header that carries the key; it must be a
+	// valid header field name. Zero means "Idempotency-Key".
 	Header string
-	// Methods are the methods the guard applies to; others pass through
-	// untouched. Zero means POST and PATCH (PUT and DELETE are idempotent
-	// by definition).
+	// Methods are the methods the guard applies to, each a token,
+	// upper-cased; others pass through untouched. Zero means POST and PATCH
+	// (PUT and DELETE are idempotent by definition).
 	Methods []string
 	// Required answers 400 to a request of a guarded method without a key.
 	// By default such a request runs unprotected.
@@ -77,79 +94,62 @@ type Options struct {
 	// Scope returns who a request belongs to. Records are kept per scope,
 	// method, route and key, so one client can never receive a response
 	// stored for another, even with the same key. Return "" to fall back
-	// to the default. Zero uses DefaultScope's order: Principal, then a
-	// hash of the Authorization header, then the client address.
+	// to the default. Zero uses Guard.DefaultScope: Principal, then a hash
+	// of the Authorization header, then the client address.
 	Scope func(r *http.Request) string
 	// Principal, when set, returns the authenticated user of a request
 	// ("" if none); the default scope uses it first.
 	Principal func(r *http.Request) string
-	// TrustedProxies lists the proxies whose X-Forwarded-For the default
-	// scope believes when it falls back to the client address. Zero trusts
-	// none.
-	TrustedProxies []string
-	// MaxBodyBytes caps the request body read for the fingerprint; larger
-	// requests get 413. Zero means 1 MiB.
+	// MaxBodyBytes caps the request body read for the fingerprint, in
+	// bytes; larger requests get 413. Zero means 1 MiB; negative is
+	// invalid.
 	MaxBodyBytes int64
-	// MaxStoredBytes caps the response body kept for replay. A larger
-	// response is delivered, and its record completed without the body: a
-	// retry then gets 409, never a second execution. Zero means 1 MiB.
+	// MaxStoredBytes caps the response body kept for replay, in bytes. A
+	// larger response is delivered, and its record completed without the
+	// body: a retry then gets 409, never a second execution. Zero means
+	// 1 MiB; negative is invalid.
 	MaxStoredBytes int
 	// Retention is how long a completed response is kept for replay. Zero
-	// means 24 hours.
+	// means 24 hours; anything else under a second is invalid.
 	Retention time.Duration
 	// ClaimTTL is how long an in-flight claim lives without a refresh;
 	// the guard refreshes it every third of that while the handler runs.
 	// It bounds how long a request whose server died blocks its retries.
-	// Zero means 10 seconds.
+	// Zero means 10 seconds; anything else under MinClaimTTL (30ms) is
+	// invalid.
 	ClaimTTL time.Duration
 	// WaitInFlight, when positive, makes a duplicate of a request still in
 	// flight wait up to this long for its response and replay it, instead
 	// of getting 409 at once. It still gets 409 if the wait runs out.
+	// Zero means no wait; negative is invalid.
 	WaitInFlight time.Duration
 	// ReleaseOn5xx forgets the claim when the handler answers 5xx, so the
 	// client's retry runs the handler again. By default 5xx responses are
 	// stored and replayed like any other, as the IETF draft recommends.
 	ReleaseOn5xx bool
-	// Timeout bounds each Redis call. Zero means 100ms; negative means no
-	// deadline of our own. A request whose claim cannot be made in time is
-	// refused with 503: the handler never runs without a claim.
-	Timeout time.Duration
-	// OnReject, when set, writes every rejection (400, 409, 413, 422, 503)
-	// in place of the default application/problem+json body.
-	OnReject func(w http.ResponseWriter, r *http.Request, rej *Rejection)
-	// OnError, when set, is called with every Redis failure.
-	OnError func(ctx context.Context, err error)
-	// Logger receives warnings for Redis failures and lost claims. Zero
-	// means slog.Default(). Idempotency keys never appear in its lines.
-	Logger *slog.Logger
-	// MeterProvider receives the guard's metrics
-	// (redisware.idempotency.requests by guard and outcome: claimed,
-	// replayed, conflict, mismatch, invalid, too_large, unavailable,
-	// unguarded; redisware.redis.duration). Zero means the global
-	// provider, a no-op until the application installs an SDK.
-	MeterProvider metric.MeterProvider
-	// TracerProvider receives a span per guarded request. Zero means the
-	// global provider.
-	TracerProvider trace.TracerProvider
 }
 
 // Guard makes retried requests safe: the first request with a key runs,
 // and every retry gets its stored response. It is safe for concurrent use.
 type Guard struct {
+	res     *settings.Resolved
 	client  redis.UniversalClient
 	call    rediscall.Caller
 	space   keys.Space
 	opts    Options
 	methods map[string]bool
-	ip      *clientip.Resolver
-	logger  *slog.Logger
 	tel     *instruments
 }
 
-// New returns a Guard on client.
+var _ core.Middleware = (*Guard)(nil)
+
+// New returns a Guard on client. It validates opts once, up front: an
+// option that cannot work is an error that names it and wraps
+// core.ErrConfig.
 func New(client redis.UniversalClient, opts Options) (*Guard, error) {
-	if client == nil {
-		return nil, errors.New("idempotency: nil Redis client")
+	res, err := settings.Resolve("idempotency", client, opts.Settings)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Name == "" {
 		opts.Name = "default"
@@ -157,112 +157,121 @@ func New(client redis.UniversalClient, opts Options) (*Guard, error) {
 	if opts.Header == "" {
 		opts.Header = DefaultHeader
 	}
+	if !isToken(opts.Header) {
+		return nil, res.Invalid("Header", "%q is not a valid header field name", opts.Header)
+	}
 	opts.Header = http.CanonicalHeaderKey(opts.Header)
 	if len(opts.Methods) == 0 {
 		opts.Methods = []string{http.MethodPost, http.MethodPatch}
 	}
-	if opts.MaxBodyBytes == 0 {
-		opts.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if opts.MaxStoredBytes == 0 {
-		opts.MaxStoredBytes = DefaultMaxStoredBytes
-	}
-	if opts.Retention == 0 {
-		opts.Retention = DefaultRetention
-	}
-	if opts.ClaimTTL == 0 {
-		opts.ClaimTTL = DefaultClaimTTL
+	methods := make(map[string]bool, len(opts.Methods))
+	for i, m := range opts.Methods {
+		if !isToken(m) {
+			return nil, res.Invalid("Methods", "entry %d, %q, is not a method name", i, m)
+		}
+		methods[strings.ToUpper(m)] = true
 	}
 	switch {
-	case opts.MaxBodyBytes < 0 || opts.MaxStoredBytes < 0:
-		return nil, errors.New("idempotency: negative size limit")
+	case opts.MaxBodyBytes < 0:
+		return nil, res.Invalid("MaxBodyBytes", "is negative (%d); zero means %d bytes", opts.MaxBodyBytes, DefaultMaxBodyBytes)
+	case opts.MaxBodyBytes == 0:
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	switch {
+	case opts.MaxStoredBytes < 0:
+		return nil, res.Invalid("MaxStoredBytes", "is negative (%d); zero means %d bytes", opts.MaxStoredBytes, DefaultMaxStoredBytes)
+	case opts.MaxStoredBytes == 0:
+		opts.MaxStoredBytes = DefaultMaxStoredBytes
+	}
+	switch {
+	case opts.Retention == 0:
+		opts.Retention = DefaultRetention
 	case opts.Retention < time.Second:
-		return nil, fmt.Errorf("idempotency: retention %v is under a second", opts.Retention)
-	case opts.ClaimTTL < 30*time.Millisecond:
-		return nil, fmt.Errorf("idempotency: claim TTL %v is under 30ms", opts.ClaimTTL)
+		return nil, res.Invalid("Retention", "%v is under a second", opts.Retention)
 	}
-	trusted, err := clientip.ParseTrusted(opts.TrustedProxies)
-	if err != nil {
-		return nil, fmt.Errorf("idempotency: %w", err)
+	switch {
+	case opts.ClaimTTL == 0:
+		opts.ClaimTTL = DefaultClaimTTL
+	case opts.ClaimTTL < MinClaimTTL:
+		return nil, res.Invalid("ClaimTTL", "%v is under %v", opts.ClaimTTL, MinClaimTTL)
 	}
-	ip, err := clientip.New(trusted, 128)
-	if err != nil {
-		return nil, fmt.Errorf("idempotency: %w", err)
+	if opts.WaitInFlight < 0 {
+		return nil, res.Invalid("WaitInFlight", "is negative (%v); zero means no wait", opts.WaitInFlight)
 	}
 	g := &Guard{
+		res:     res,
 		client:  client,
-		call:    rediscall.New(client, opts.Timeout),
-		space:   keys.NewSpace(opts.Prefix, "idem", opts.Name),
+		call:    res.Call,
+		space:   keys.NewSpace(res.Prefix, "idem", opts.Name),
 		opts:    opts,
-		methods: map[string]bool{},
-		ip:      ip,
-		logger:  opts.Logger,
-	}
-	if g.logger == nil {
-		g.logger = slog.Default()
+		methods: methods,
 	}
 	g.tel = newInstruments(opts)
-	for _, m := range opts.Methods {
-		g.methods[strings.ToUpper(m)] = true
-	}
 	return g, nil
 }
 
-// Rejection is a response the guard gives instead of running the handler.
-type Rejection struct {
-	// Status is 400 (missing or malformed key), 409 (the same request is in
-	// flight, or its response was too large to keep), 413 (body over
-	// MaxBodyBytes), 422 (the key was used for a different request) or 503
-	// (Redis unavailable).
-	Status int
-	// Detail explains the rejection to the client.
-	Detail string
-	// RetryAfter, when positive, is sent as Retry-After (seconds).
-	RetryAfter int
-	// Err is the underlying error, if any (never shown to the client).
-	Err error
-}
-
-// Body returns the RFC 9457 problem body of rej.
-func (rej *Rejection) Body() []byte { return problem.New(rej.Status, rej.Detail).Body() }
-
-// SetHeaders sets the headers that go with rej (Retry-After).
-func (rej *Rejection) SetHeaders(h http.Header) {
-	if rej.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(rej.RetryAfter))
+// isToken reports whether s is an RFC 9110 token, the syntax of header
+// field names and methods.
+func isToken(s string) bool {
+	if s == "" {
+		return false
 	}
-}
-
-// CustomRejection reports whether Options.OnReject writes rejections.
-func (g *Guard) CustomRejection() bool { return g.opts.OnReject != nil }
-
-// Reject writes rej: through OnReject when set, else as problem+json.
-func (g *Guard) Reject(w http.ResponseWriter, r *http.Request, rej *Rejection) {
-	if g.opts.OnReject != nil {
-		g.opts.OnReject(w, r, rej)
-		return
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
 	}
-	rej.SetHeaders(w.Header())
-	problem.Write(w, problem.New(rej.Status, rej.Detail))
+	return true
 }
 
-// ServeHTTP guards next for r, writing any rejection itself. The route of
-// the record is r.Pattern (set by http.ServeMux), else the path.
+// keyContext is the context key of KeyFromContext.
+type keyContext struct{}
+
+// KeyFromContext returns the Idempotency-Key that a Guard claimed for the
+// request whose context is ctx, as parsed (without the quotes of the
+// structured-field form): what a handler passes on to a payment provider
+// as its own idempotency key, for instance. It is set in the context of
+// the request the guard hands to the handler, and only when the guard
+// claimed a key; ok is false otherwise (an unguarded method, a request
+// without a key, no guard at all).
+func KeyFromContext(ctx context.Context) (key string, ok bool) {
+	key, ok = ctx.Value(keyContext{}).(string)
+	return key, ok
+}
+
+// Reject writes rej: through Settings.OnReject when set (rej.Header is set
+// on w first), else as an RFC 9457 problem body (core.Rejection.Write).
+func (g *Guard) Reject(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+	g.res.Reject(w, r, rej)
+}
+
+// ServeHTTP guards next for r, writing any rejection with Reject.
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	if rej := g.Serve(w, r, r.Pattern, next); rej != nil {
+	if rej := g.Serve(w, r, next); rej != nil {
 		g.Reject(w, r, rej)
 	}
 }
 
-// Serve guards next for r. It returns a Rejection, which the caller must
-// write (adapters do so in their framework's idiom), or nil when the
-// request was served: by next, or by replaying a stored response. route
-// is the framework's route pattern; "" means the path.
-func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, next http.Handler) *Rejection {
+// Serve guards next for r. It returns a rejection, which the caller must
+// write (Reject, or an adapter in its framework's idiom), or nil when the
+// request was served: by next, or by replaying a stored response. The
+// route of the record is core.Route(r): the method and r.Pattern, or
+// core.NoRoute when r matched no route pattern.
+//
+// A rejection's Status is 400 (missing or malformed key, unreadable body),
+// 409 (the same request is in flight, with Retry-After: 1; or its response
+// was too large to keep), 413 (body over MaxBodyBytes), 422 (the key was
+// used for a different request) or 503 (Redis unavailable, with
+// Retry-After: 1).
+func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) *core.Rejection {
 	t := g.tel.t
 	var outcome string
 	if !t.On {
-		return g.serve(w, r, route, next, &outcome)
+		return g.serve(w, r, next, &outcome)
 	}
 	// A span only as a child of the request's span.
 	var span trace.Span
@@ -273,7 +282,7 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, next
 			r = r.WithContext(ctx)
 		}
 	}
-	rej := g.serve(w, r, route, next, &outcome)
+	rej := g.serve(w, r, next, &outcome)
 	if rej != nil {
 		outcome = rejectionOutcome(rej.Status)
 	}
@@ -287,7 +296,11 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, next
 	return rej
 }
 
-func (g *Guard) serve(w http.ResponseWriter, r *http.Request, route string, next http.Handler, outcome *string) *Rejection {
+// retryAfter1 is the header of the rejections a client should retry in a
+// second.
+func retryAfter1() http.Header { return http.Header{"Retry-After": {"1"}} }
+
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler, outcome *string) *core.Rejection {
 	*outcome = outcomeUnguarded
 	if !g.methods[r.Method] {
 		next.ServeHTTP(w, r)
@@ -296,23 +309,20 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, route string, next
 	values := r.Header.Values(g.opts.Header)
 	if len(values) == 0 {
 		if g.opts.Required {
-			return &Rejection{Status: http.StatusBadRequest, Detail: "This request requires an " + g.opts.Header + " header."}
+			return &core.Rejection{Status: http.StatusBadRequest, Detail: "This request requires an " + g.opts.Header + " header."}
 		}
 		next.ServeHTTP(w, r)
 		return nil
 	}
 	clientKey, err := ParseKey(values)
 	if err != nil {
-		return &Rejection{Status: http.StatusBadRequest, Detail: strings.Replace(strings.TrimPrefix(err.Error(), "idempotency: "), "Idempotency-Key", g.opts.Header, 1) + ".", Err: err}
+		return &core.Rejection{Status: http.StatusBadRequest, Detail: strings.Replace(strings.TrimPrefix(err.Error(), "idempotency: "), "Idempotency-Key", g.opts.Header, 1) + ".", Err: err}
 	}
 	body, rej := g.readBody(r)
 	if rej != nil {
 		return rej
 	}
-	if route == "" {
-		route = r.URL.Path
-	}
-	recordKey := g.recordKey(g.scope(r), r.Method, route, clientKey)
+	recordKey := g.recordKey(g.scope(r), r.Method, core.Route(r), clientKey)
 	fp := fingerprint(r, body)
 	token := newToken()
 
@@ -327,7 +337,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, route string, next
 	}
 	if len(reply) == 1 {
 		*outcome = outcomeClaimed
-		g.run(w, r, recordKey, token, next)
+		g.run(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, clientKey)), recordKey, token, next)
 		return nil
 	}
 	st, storedFP, resp, err := parseRecord(reply)
@@ -335,7 +345,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, route string, next
 		return g.unavailable(r.Context(), err)
 	}
 	if storedFP != fp {
-		return &Rejection{Status: http.StatusUnprocessableEntity,
+		return &core.Rejection{Status: http.StatusUnprocessableEntity,
 			Detail: "This " + g.opts.Header + " was already used for a different request (method, path or body differ)."}
 	}
 	if st == "p" && g.opts.WaitInFlight > 0 {
@@ -345,7 +355,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, route string, next
 		}
 	}
 	if st == "p" {
-		return &Rejection{Status: http.StatusConflict, RetryAfter: 1,
+		return &core.Rejection{Status: http.StatusConflict, Header: retryAfter1(),
 			Detail: "A request with this " + g.opts.Header + " is still being processed; retry shortly."}
 	}
 	*outcome = outcomeReplayed
@@ -400,7 +410,7 @@ func (g *Guard) run(w http.ResponseWriter, r *http.Request, recordKey, token str
 	case err != nil:
 		g.report(ctx, fmt.Errorf("idempotency: storing the response: %w", err))
 	case stored == 0:
-		g.logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: claim lost before the response was stored; raise ClaimTTL if handlers stall",
+		g.res.Logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: claim lost before the response was stored; raise ClaimTTL if handlers stall",
 			slog.String("guard", g.opts.Name))
 	}
 }
@@ -432,7 +442,7 @@ func (g *Guard) keepClaim(ctx context.Context, recordKey, token string) (stop fu
 				continue
 			}
 			if ok == 0 {
-				g.logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: claim lost while the handler ran", slog.String("guard", g.opts.Name))
+				g.res.Logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: claim lost while the handler ran", slog.String("guard", g.opts.Name))
 				return
 			}
 		}
@@ -490,13 +500,13 @@ func (g *Guard) wait(ctx context.Context, recordKey string) (st, resp string, er
 }
 
 // replay writes a stored response.
-func (g *Guard) replay(w http.ResponseWriter, r *http.Request, raw string) *Rejection {
+func (g *Guard) replay(w http.ResponseWriter, r *http.Request, raw string) *core.Rejection {
 	resp, err := decode([]byte(raw))
 	if err != nil {
 		return g.unavailable(r.Context(), err)
 	}
 	if !resp.complete {
-		return &Rejection{Status: http.StatusConflict,
+		return &core.Rejection{Status: http.StatusConflict,
 			Detail: "The request with this " + g.opts.Header + " completed, but its response was too large to keep for replay."}
 	}
 	h := w.Header()
@@ -511,7 +521,7 @@ func (g *Guard) replay(w http.ResponseWriter, r *http.Request, raw string) *Reje
 	return nil
 }
 
-func (g *Guard) readBody(r *http.Request) ([]byte, *Rejection) {
+func (g *Guard) readBody(r *http.Request) ([]byte, *core.Rejection) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
@@ -520,7 +530,7 @@ func (g *Guard) readBody(r *http.Request) ([]byte, *Rejection) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, g.opts.MaxBodyBytes+1))
 	if err != nil {
-		return nil, &Rejection{Status: http.StatusBadRequest, Detail: "The request body could not be read.", Err: err}
+		return nil, &core.Rejection{Status: http.StatusBadRequest, Detail: "The request body could not be read.", Err: err}
 	}
 	if int64(len(body)) > g.opts.MaxBodyBytes {
 		return nil, g.tooLarge()
@@ -530,23 +540,22 @@ func (g *Guard) readBody(r *http.Request) ([]byte, *Rejection) {
 	return body, nil
 }
 
-func (g *Guard) tooLarge() *Rejection {
-	return &Rejection{Status: http.StatusRequestEntityTooLarge,
+func (g *Guard) tooLarge() *core.Rejection {
+	return &core.Rejection{Status: http.StatusRequestEntityTooLarge,
 		Detail: "The request body is larger than " + strconv.FormatInt(g.opts.MaxBodyBytes, 10) + " bytes, the most an idempotent request may carry."}
 }
 
-func (g *Guard) unavailable(ctx context.Context, err error) *Rejection {
+func (g *Guard) unavailable(ctx context.Context, err error) *core.Rejection {
 	err = fmt.Errorf("idempotency: %w", err)
 	g.report(ctx, err)
-	return &Rejection{Status: http.StatusServiceUnavailable, RetryAfter: 1, Err: err,
+	return &core.Rejection{Status: http.StatusServiceUnavailable, Header: retryAfter1(), Err: err,
 		Detail: "Idempotency records are unavailable, so the request was not run; retry shortly with the same key."}
 }
 
+// report logs a Redis failure at warn level and passes it to
+// Settings.OnError.
 func (g *Guard) report(ctx context.Context, err error) {
-	g.logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: redis call failed", slog.String("guard", g.opts.Name), slog.Any("error", err))
-	if g.opts.OnError != nil {
-		g.opts.OnError(ctx, err)
-	}
+	g.res.Report(ctx, "idempotency: redis call failed", err, slog.String("guard", g.opts.Name))
 }
 
 // scope returns the owner of r for record keys.
@@ -556,17 +565,18 @@ func (g *Guard) scope(r *http.Request) string {
 			return "custom\x00" + s
 		}
 	}
-	return DefaultScope(r, g.opts.Principal, g.ip)
+	return g.DefaultScope(r)
 }
 
-// DefaultScope returns the scope a Guard uses unless Options.Scope says
-// otherwise: the principal when principal returns one, else a hash of the
-// Authorization header when there is one, else the client address (as ip
-// finds it; nil means the connection's address). Two requests with
-// different scopes never share a record.
-func DefaultScope(r *http.Request, principal func(*http.Request) string, ip *clientip.Resolver) string {
-	if principal != nil {
-		if p := principal(r); p != "" {
+// DefaultScope returns the scope g gives r unless Options.Scope returns
+// one: the principal when Options.Principal returns one, else a hash of
+// the Authorization header when there is one, else the client address (the
+// connection's, or what Settings.TrustedProxies forwarded; IPv6 kept
+// whole). Two requests with different scopes never share a record. Call it
+// from Options.Scope to refine the default rather than replace it.
+func (g *Guard) DefaultScope(r *http.Request) string {
+	if g.opts.Principal != nil {
+		if p := g.opts.Principal(r); p != "" {
 			return "principal\x00" + p
 		}
 	}
@@ -574,10 +584,7 @@ func DefaultScope(r *http.Request, principal func(*http.Request) string, ip *cli
 		sum := sha256.Sum256([]byte(auth))
 		return "authorization\x00" + hex.EncodeToString(sum[:])
 	}
-	if ip == nil {
-		ip = &clientip.Resolver{}
-	}
-	if addr, err := ip.ClientIP(r); err == nil {
+	if addr, err := g.res.IP.ClientIP(r); err == nil {
 		return "address\x00" + addr.String()
 	}
 	return "address\x00" + r.RemoteAddr

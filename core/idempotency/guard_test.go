@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 )
 
@@ -116,7 +118,7 @@ func TestDeadHolderLapses(t *testing.T) {
 	// record with a token nobody refreshes.
 	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader("x"))
 	r.RemoteAddr = "192.0.2.1:1"
-	key := g.recordKey(g.scope(r), http.MethodPost, "/orders", "k1")
+	key := g.recordKey(g.scope(r), http.MethodPost, core.Route(r), "k1")
 	fp := fingerprint(r, []byte("x"))
 	if err := claimScript.Run(context.Background(), client, []string{key}, "dead-server", fp, 200).Err(); err != nil {
 		t.Fatal(err)
@@ -189,7 +191,7 @@ func TestStoreOnlyWithClaim(t *testing.T) {
 	client := srv.Client()
 	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader("x"))
 	r.RemoteAddr = "192.0.2.1:1"
-	key := g.recordKey(g.scope(r), http.MethodPost, "/orders", "k2")
+	key := g.recordKey(g.scope(r), http.MethodPost, core.Route(r), "k2")
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Meanwhile the claim is lost and another server claims the key.
 		client.Del(context.Background(), key)
@@ -208,15 +210,236 @@ func TestStoreOnlyWithClaim(t *testing.T) {
 	}
 }
 
-func TestOptionsValidation(t *testing.T) {
+// New rejects every option that cannot work with an error that names it
+// and wraps core.ErrConfig, and accepts the edge cases that can.
+func TestNewValidation(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	for i, o := range []Options{{MaxBodyBytes: -1}, {Retention: time.Millisecond}, {ClaimTTL: time.Millisecond}, {TrustedProxies: []string{"nope"}}} {
-		if _, err := New(srv.Client(), o); err == nil {
-			t.Errorf("options %d accepted", i)
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		field string // "" means valid
+	}{
+		{"negative MaxBodyBytes", Options{MaxBodyBytes: -1}, "Options.MaxBodyBytes"},
+		{"negative MaxStoredBytes", Options{MaxStoredBytes: -1}, "Options.MaxStoredBytes"},
+		{"Retention under a second", Options{Retention: time.Millisecond}, "Options.Retention"},
+		{"negative Retention", Options{Retention: -time.Hour}, "Options.Retention"},
+		{"ClaimTTL under 30ms", Options{ClaimTTL: time.Millisecond}, "Options.ClaimTTL"},
+		{"negative ClaimTTL", Options{ClaimTTL: -time.Second}, "Options.ClaimTTL"},
+		{"negative WaitInFlight", Options{WaitInFlight: -time.Second}, "Options.WaitInFlight"},
+		{"Header with a space", Options{Header: "Idempotency Key"}, "Options.Header"},
+		{"Header with a colon", Options{Header: "Idempotency-Key:"}, "Options.Header"},
+		{"empty method", Options{Methods: []string{"POST", ""}}, "Options.Methods"},
+		{"method with a space", Options{Methods: []string{"POST PUT"}}, "Options.Methods"},
+		{"bad trusted proxy", Options{Settings: core.Settings{TrustedProxies: []string{"nope"}}}, "Settings.TrustedProxies"},
+		{"short secret", Options{Settings: core.Settings{Secret: []byte("short")}}, "Settings.Secret"},
+		{"zero value", Options{}, ""},
+		{"smallest limits", Options{MaxBodyBytes: 1, MaxStoredBytes: 1, Retention: time.Second, ClaimTTL: MinClaimTTL}, ""},
+		{"other header and methods", Options{Header: "x-request-key", Methods: []string{"put", "DELETE", "PURGE"}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := New(srv.Client(), tc.opts)
+			if tc.field == "" {
+				if err != nil || g == nil {
+					t.Fatalf("New: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !errors.Is(err, core.ErrConfig) || !strings.Contains(err.Error(), tc.field) || !strings.HasPrefix(err.Error(), "idempotency: ") {
+				t.Fatalf("error %q: want one naming %s, wrapping core.ErrConfig", err, tc.field)
+			}
+		})
+	}
+	if _, err := New(nil, Options{}); !errors.Is(err, core.ErrConfig) {
+		t.Errorf("nil client: %v", err)
+	}
+}
+
+// Settings.OnReject writes every rejection, with the rejection's header
+// fields already set on the writer.
+func TestOnReject(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	var seen []*core.Rejection
+	g := newGuard(t, srv, Options{Required: true, Settings: core.Settings{
+		OnReject: func(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+			seen = append(seen, rej)
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(rej.Status)
+			_, _ = io.WriteString(w, "custom: "+rej.Detail)
+		},
+	}})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
+
+	missing := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader("x"))
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, missing, ok)
+	if w.Code != 400 || w.Body.String() != "custom: This request requires an Idempotency-Key header." || w.Header().Get("Content-Type") != "text/plain" {
+		t.Fatalf("missing key: %d %q %v", w.Code, w.Body, w.Header())
+	}
+
+	// A claim held by another server: 409 with Retry-After.
+	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader("x"))
+	r.RemoteAddr = "192.0.2.1:1"
+	key := g.recordKey(g.scope(r), http.MethodPost, core.Route(r), "busy")
+	if err := claimScript.Run(context.Background(), srv.Client(), []string{key}, "other", fingerprint(r, []byte("x")), 60_000).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if w := post(g, "busy", "x", ok); w.Code != 409 || w.Header().Get("Retry-After") != "1" || !strings.HasPrefix(w.Body.String(), "custom: ") {
+		t.Fatalf("in flight: %d %q %v", w.Code, w.Body, w.Header())
+	}
+	if len(seen) != 2 || seen[0].Status != 400 || seen[1].Status != 409 || seen[1].Header.Get("Retry-After") != "1" {
+		t.Fatalf("OnReject saw %v", seen)
+	}
+}
+
+// A Redis failure is logged at warn level and passed to Settings.OnError,
+// and the request is refused with 503 and Retry-After.
+func TestRedisFailureReported(t *testing.T) {
+	t.Parallel()
+	var logs strings.Builder
+	var mu sync.Mutex
+	var reported []error
+	g, err := New(redistest.Hung(t), Options{Name: "orders", Settings: core.Settings{
+		Timeout: 30 * time.Millisecond,
+		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
+		OnError: func(ctx context.Context, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int64
+	w := post(g, "k", "x", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs.Add(1) }))
+	if w.Code != 503 || w.Header().Get("Retry-After") != "1" || runs.Load() != 0 {
+		t.Fatalf("%d %v, runs %d", w.Code, w.Header(), runs.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reported) != 1 || !strings.HasPrefix(reported[0].Error(), "idempotency: ") {
+		t.Fatalf("OnError got %v", reported)
+	}
+	if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "guard=orders") {
+		t.Fatalf("log: %s", l)
+	}
+}
+
+// The handler reads the claimed key, as parsed, from its request's
+// context; it is absent when nothing was claimed.
+func TestKeyFromContext(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	g := newGuard(t, srv, Options{})
+	type seen struct {
+		key string
+		ok  bool
+	}
+	var got []seen
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k, ok := KeyFromContext(r.Context())
+		got = append(got, seen{k, ok})
+		w.WriteHeader(201)
+	})
+	send := func(method, key string) {
+		r := httptest.NewRequest(method, "/orders", strings.NewReader("x"))
+		if key != "" {
+			r.Header.Set("Idempotency-Key", key)
+		}
+		g.ServeHTTP(httptest.NewRecorder(), r, h)
+	}
+	send(http.MethodPost, `"order-7"`) // claimed: the parsed key
+	send(http.MethodPost, `"order-7"`) // replayed: the handler does not run
+	send(http.MethodPost, "")          // no key: runs unprotected
+	send(http.MethodGet, "order-8")    // unguarded method
+	want := []seen{{"order-7", true}, {"", false}, {"", false}}
+	if len(got) != len(want) {
+		t.Fatalf("handler saw %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("handler saw %v, want %v", got, want)
 		}
 	}
-	if _, err := New(nil, Options{}); err == nil {
-		t.Error("nil client accepted")
+	if k, ok := KeyFromContext(context.Background()); ok || k != "" {
+		t.Fatalf("a bare context holds %q", k)
+	}
+}
+
+// The route of a record is core.Route(r): one route pattern shares records
+// whatever the path; another pattern holds records of its own; a request
+// without a pattern is core.NoRoute, never its path.
+func TestRecordRoute(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	g := newGuard(t, srv, Options{})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
+	send := func(pattern, path string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader("x"))
+		r.RemoteAddr = "192.0.2.1:1"
+		r.Pattern = pattern
+		r.Header.Set("Idempotency-Key", "k")
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, r, ok)
+		return w
+	}
+	exists := func(route string) bool {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.RemoteAddr = "192.0.2.1:1"
+		n, err := srv.Client().Exists(context.Background(), g.recordKey(g.scope(r), http.MethodPost, route, "k")).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	if w := send("POST /items/{id}", "/items/1"); w.Code != 201 || !exists("POST /items/{}") {
+		t.Fatalf("first: %d, record under the canonical route: %v", w.Code, exists("POST /items/{}"))
+	}
+	// Same route, same key, another path: the same record, another request.
+	if w := send("/items/{n}", "/items/2"); w.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("same route, other path: %d", w.Code)
+	}
+	if w := send("POST /carts/{id}", "/carts/1"); w.Code != 201 || w.Header().Get("Idempotent-Replayed") != "" {
+		t.Fatalf("another route: %d %v", w.Code, w.Header())
+	}
+	if w := send("", "/anything"); w.Code != 201 || !exists(core.NoRoute) || exists("/anything") {
+		t.Fatalf("no route: %d", w.Code)
+	}
+}
+
+// The default scope is the principal, else a hash of the Authorization
+// header, else the client address, read through Settings.TrustedProxies.
+func TestDefaultScope(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	g := newGuard(t, srv, Options{
+		Principal: func(r *http.Request) string { return r.Header.Get("X-User") },
+		Settings:  core.Settings{TrustedProxies: []string{"10.0.0.0/8"}},
+	})
+	req := func(remote string, h map[string]string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.RemoteAddr = remote
+		for k, v := range h {
+			r.Header.Set(k, v)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		r    *http.Request
+		want string
+	}{
+		{req("10.0.0.1:1", map[string]string{"X-User": "alice", "Authorization": "Bearer a", "X-Forwarded-For": "198.51.100.7"}), "principal\x00alice"},
+		{req("10.0.0.1:1", map[string]string{"Authorization": "Bearer a"}), "authorization\x00"},
+		{req("10.0.0.1:1", map[string]string{"X-Forwarded-For": "198.51.100.7"}), "address\x00198.51.100.7"},
+		{req("192.0.2.1:1", map[string]string{"X-Forwarded-For": "198.51.100.7"}), "address\x00192.0.2.1"},
+		{req("[2001:db8::1]:1", nil), "address\x002001:db8::1"},
+	} {
+		if got := g.DefaultScope(tc.r); !strings.HasPrefix(got, tc.want) || (tc.want == "authorization\x00" && len(got) != len(tc.want)+64) {
+			t.Errorf("%s %v: scope %q, want %q", tc.r.RemoteAddr, tc.r.Header, got, tc.want)
+		}
+	}
+	if a, b := g.DefaultScope(req("1.1.1.1:1", map[string]string{"Authorization": "Bearer a"})), g.DefaultScope(req("1.1.1.1:1", map[string]string{"Authorization": "Bearer b"})); a == b {
+		t.Error("two Authorization headers share a scope")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 )
 
@@ -31,12 +32,13 @@ func TestTelemetry(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	const secret = "key-5f0c1e2a-very-secret"
-	g, err := New(srv.Client(), Options{Name: "orders", Prefix: srv.Prefix, Required: true, Timeout: 2 * time.Second,
-		MeterProvider: mp, TracerProvider: tp, Logger: logger})
+	g, err := New(srv.Client(), Options{Name: "orders", Required: true,
+		Settings: core.Settings{Prefix: srv.Prefix, Timeout: 2 * time.Second, MeterProvider: mp, TracerProvider: tp, Logger: logger}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	down, _ := New(redistest.Hung(t), Options{Name: "orders", Timeout: 30 * time.Millisecond, MeterProvider: mp, TracerProvider: tp, Logger: logger})
+	down, _ := New(redistest.Hung(t), Options{Name: "orders",
+		Settings: core.Settings{Timeout: 30 * time.Millisecond, MeterProvider: mp, TracerProvider: tp, Logger: logger}})
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
 	parent, root := tp.Tracer("test").Start(context.Background(), "request")
 	defer root.End()

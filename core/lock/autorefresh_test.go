@@ -9,6 +9,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/lock"
 	"github.com/redisware/redisware/core/redistest"
 )
@@ -79,7 +80,7 @@ func TestAutoRefreshLostWhenRedisUnreachable(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
-	c, err := lock.New(rdb, lock.Options{Timeout: testTimeout})
+	c, err := lock.New(rdb, lock.Options{Settings: core.Settings{Timeout: testTimeout}})
 	if err != nil {
 		t.Fatal(err)
 	}

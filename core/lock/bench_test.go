@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/lock"
 	"github.com/redisware/redisware/core/redistest"
 )
@@ -12,7 +13,7 @@ import (
 func countedClient(tb testing.TB, srv *redistest.Server) (*lock.Client, *redistest.RoundTrips) {
 	rdb := srv.Client()
 	hook := redistest.CountRoundTrips(rdb)
-	c, err := lock.New(rdb, lock.Options{Prefix: srv.Prefix, Timeout: testTimeout})
+	c, err := lock.New(rdb, lock.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: testTimeout}})
 	if err != nil {
 		tb.Fatal(err)
 	}

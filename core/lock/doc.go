@@ -1,7 +1,7 @@
 // Package lock is a distributed lock on Redis: on one server or a Redis
 // Cluster (Client), or over several independent masters (Redlock).
 //
-//	locker, err := lock.New(rdb, lock.Options{})
+//	locker, err := lock.New(rdb, lock.Options{Settings: shared}) // shared core.Settings
 //	...
 //	err = locker.Do(ctx, "invoice:42", 10*time.Second, nil, func(ctx context.Context) error {
 //		return render(ctx, 42) // stop when ctx ends: the lock was lost
@@ -96,6 +96,13 @@
 // A lock named key is the Redis key <prefix>lock:{<escaped key>}:l, and
 // its fence counter <prefix>lock:{<escaped key>}:f; both share a hash
 // tag, so one script reaches both on a Cluster. Every Redis call has a
-// deadline (100ms by default, Options.Timeout). A Redis failure during
-// Obtain on a Client is returned as an error, not as ErrNotObtained.
+// deadline (100ms by default, Settings.Timeout). A Redis failure during
+// Obtain on a Client is returned as an error, not as ErrNotObtained. The
+// failures the lock does not return, a release that fails at the end of Do
+// and a refresh of AutoRefresh that fails (and is retried), are logged at
+// warn level (Settings.Logger) and passed to Settings.OnError.
+//
+// New and NewRedlock take Options, which embed the deployment's shared
+// core.Settings as every redisware core's Options do; they validate them
+// once, up front, and an error names the field that cannot work.
 package lock

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
@@ -31,6 +32,7 @@ var keySuffixes = []string{":l", ":f"}
 // engine is what Client and Redlock share: a set of nodes and the vote it
 // takes of them. A Client is an engine of one node that needs its one vote.
 type engine struct {
+	res     *settings.Resolved
 	nodes   []node
 	quorum  int
 	redlock bool
@@ -45,11 +47,12 @@ type node struct {
 	call   rediscall.Caller
 }
 
-func newEngine(clients []redis.UniversalClient, opts Options, redlock bool) engine {
+func newEngine(res *settings.Resolved, clients []redis.UniversalClient, opts Options, redlock bool) engine {
 	e := engine{
+		res:     res,
 		quorum:  len(clients)/2 + 1,
 		redlock: redlock,
-		space:   keys.NewSpace(opts.Prefix, "lock", ""),
+		space:   keys.NewSpace(res.Prefix, "lock", ""),
 		clock:   opts.Clock,
 		tel:     newInstruments(opts),
 	}
@@ -146,8 +149,18 @@ func tally(rs []reply) (yes, no int, errs []error) {
 
 // verdict turns the answers to release or refresh into an error: nil when a
 // quorum said yes, ErrNotHeld when so many said no that a quorum cannot have
-// the lock, and the nodes' errors otherwise.
+// the lock, and the nodes' errors, naming op and key, otherwise.
 func (e *engine) verdict(op, key string, rs []reply) error {
+	err := e.vote(rs)
+	if err == nil || err == ErrNotHeld {
+		return err
+	}
+	return fmt.Errorf("lock: %s %q: %w", op, key, err)
+}
+
+// vote is verdict without naming the operation and the key, for errors
+// that are logged.
+func (e *engine) vote(rs []reply) error {
 	yes, no, errs := tally(rs)
 	switch {
 	case yes >= e.quorum:
@@ -155,7 +168,7 @@ func (e *engine) verdict(op, key string, rs []reply) error {
 	case no > len(e.nodes)-e.quorum:
 		return ErrNotHeld
 	}
-	return fmt.Errorf("lock: %s %q: %w", op, key, errors.Join(errs...))
+	return errors.Join(errs...)
 }
 
 func newToken() string {
@@ -259,11 +272,12 @@ func (e *engine) try(ctx context.Context, l *Lock, ttl time.Duration) (held bool
 
 // releaseDetached releases l everywhere with a context that ctx's
 // cancellation does not end, bounded by ttl (after which the lock expires
-// by itself anyway) and by each node's deadline.
+// by itself anyway) and by each node's deadline. Its error does not name
+// the lock: nil, ErrNotHeld or the nodes' errors.
 func (e *engine) releaseDetached(ctx context.Context, l *Lock, ttl time.Duration) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ttl)
 	defer cancel()
-	return l.Release(rctx)
+	return e.vote(e.all(rctx, 0, releaseScript, l.keys[:1], l.token))
 }
 
 func (e *engine) do(ctx context.Context, key string, ttl time.Duration, opts *ObtainOptions, fn func(ctx context.Context) error) (err error) {
@@ -298,9 +312,14 @@ func (e *engine) do(ctx context.Context, key string, ttl time.Duration, opts *Ob
 		lost := errors.Is(context.Cause(lctx), ErrLost)
 		stop()
 		// A lock found gone at release was lost while fn ran, even if no
-		// refresh noticed (deleted behind our back, a failover).
-		if rerr := e.releaseDetached(ctx, l, l.currentTTL()); errors.Is(rerr, ErrNotHeld) {
+		// refresh noticed (deleted behind our back, a failover). Any other
+		// failure is not fn's business: the lock expires within its TTL.
+		switch rerr := e.releaseDetached(ctx, l, l.currentTTL()); {
+		case errors.Is(rerr, ErrNotHeld):
 			lost = true
+		case rerr != nil:
+			e.res.Report(context.WithoutCancel(ctx), "lock: release after Do failed; the lock expires by itself within its TTL",
+				fmt.Errorf("lock: release: %w", rerr))
 		}
 		if lost {
 			err = errors.Join(fmt.Errorf("%w: %q while the function ran", ErrLost, key), err)
@@ -355,12 +374,17 @@ func (l *Lock) autoRefresh(ctx context.Context, every time.Duration) (context.Co
 				return
 			case <-tick.C:
 			}
-			// Other errors (Redis slow or away) are retried on the next
-			// tick; the watchdog decides when it is too late.
-			if err := l.Refresh(lctx, 0); errors.Is(err, ErrNotHeld) {
+			// Other errors (Redis slow or away) are reported and retried
+			// on the next tick; the watchdog decides when it is too late.
+			err := l.refresh(lctx, l.currentTTL())
+			switch {
+			case errors.Is(err, ErrNotHeld):
 				l.e.tel.count(context.WithoutCancel(lctx), outcomeLost)
 				cancel(ErrLost)
 				return
+			case err != nil && lctx.Err() == nil:
+				l.e.res.Report(context.WithoutCancel(lctx), "lock: refreshing a lock failed; retrying at the next tick",
+					fmt.Errorf("lock: refresh: %w", err))
 			}
 		}
 	}()

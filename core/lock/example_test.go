@@ -10,6 +10,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/lock"
 )
 
@@ -57,7 +58,10 @@ func ExampleClient_Do() {
 	defer mr.Close()
 	defer rdb.Close()
 
-	locker, err := lock.New(rdb, lock.Options{})
+	// The deployment's shared settings: a failed release at the end of Do
+	// is logged and passed to OnError (the lock expires by itself).
+	shared := core.Settings{Prefix: "billing:", OnError: func(ctx context.Context, err error) { /* report err */ }}
+	locker, err := lock.New(rdb, lock.Options{Settings: shared})
 	if err != nil {
 		panic(err)
 	}

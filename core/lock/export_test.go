@@ -1,9 +1,11 @@
 package lock
 
-// KeysOf returns the Redis keys of the lock named key under prefix: the
-// lock itself and its fence counter.
+import "github.com/redisware/redisware/core/internal/settings"
+
+// KeysOf returns the Redis keys of the lock named key under prefix (""
+// means the default): the lock itself and its fence counter.
 func KeysOf(prefix, key string) (lockKey, fenceKey string) {
-	e := newEngine(nil, Options{Prefix: prefix}, false)
+	e := newEngine(&settings.Resolved{Prefix: prefix}, nil, Options{}, false)
 	ks := e.keys(key)
 	return ks[0], ks[1]
 }

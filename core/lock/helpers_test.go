@@ -9,6 +9,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/lock"
 	"github.com/redisware/redisware/core/redistest"
 )
@@ -22,7 +23,7 @@ const testTimeout = 10 * time.Second
 // as one app server would have.
 func newClient(t testing.TB, srv *redistest.Server) *lock.Client {
 	t.Helper()
-	c, err := lock.New(srv.Client(), lock.Options{Prefix: srv.Prefix, Timeout: testTimeout})
+	c, err := lock.New(srv.Client(), lock.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: testTimeout}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
+
+	"github.com/redisware/redisware/core"
+	"github.com/redisware/redisware/core/internal/settings"
 )
 
 var (
@@ -27,28 +28,29 @@ var (
 
 // Options configures a Client or a Redlock. The zero value is ready to use.
 type Options struct {
-	// Prefix starts every Redis key. Zero means "redisware:".
-	Prefix string
-	// Timeout bounds each Redis call. Zero means 100ms; negative means no
-	// deadline of our own (the client's timeouts apply). On Redlock the
-	// calls of Obtain and Refresh to each node are also bounded by a tenth
-	// of the lock's TTL, so a dead node cannot use up the validity that the
-	// others grant.
-	Timeout time.Duration
+	// Settings are the deployment-wide settings (core.Settings): key
+	// prefix, call timeout, logger, error hook, telemetry providers,
+	// trusted proxies, secret and rejection writer. Copy the shared value
+	// in; a field set here after that applies to this lock only.
+	//
+	// The lock uses Prefix; Timeout (on Redlock the calls of Obtain and
+	// Refresh to each node are also bounded by a tenth of the lock's TTL,
+	// so a dead node cannot use up the validity that the others grant);
+	// Logger and OnError (the failures the lock does not return: a failed
+	// release at the end of Do, a failed refresh of AutoRefresh; lock names
+	// never appear in log lines); MeterProvider (redisware.lock.operations
+	// by outcome: obtained, contended, lost; redisware.redis.duration per
+	// operation); and TracerProvider (a span per Do, made only as a child
+	// of the caller's span, with its outcome). TrustedProxies, Secret and
+	// OnReject are unused, since a lock reads no request and writes no
+	// response; New still rejects them when invalid, as every core does.
+	core.Settings
 	// Clock, when set, supplies the time that floors each fencing token
 	// (see the package documentation), in place of the Redis server's
 	// TIME. Set it only for Redis-compatible servers that refuse TIME in
 	// scripts; every instance must then have a synchronised clock that
 	// never goes back. Zero means the server's clock.
 	Clock func() time.Time
-	// MeterProvider receives the metrics (redisware.lock.operations by
-	// outcome: obtained, contended, lost; redisware.redis.duration per
-	// operation). Zero means the global provider, a no-op until the
-	// application installs an SDK.
-	MeterProvider metric.MeterProvider
-	// TracerProvider receives a span per Do (made only as a child of the
-	// caller's span) with its outcome. Zero means the global provider.
-	TracerProvider trace.TracerProvider
 }
 
 // ObtainOptions configures one Obtain or Do call. A nil *ObtainOptions
@@ -69,12 +71,15 @@ type Client struct {
 }
 
 // New returns a Client on client, which may be any redis.UniversalClient:
-// a single server, a Sentinel failover client or a Cluster.
+// a single server, a Sentinel failover client or a Cluster. It validates
+// opts once, up front: an option that cannot work is an error that names
+// it and wraps core.ErrConfig.
 func New(client redis.UniversalClient, opts Options) (*Client, error) {
-	if client == nil {
-		return nil, errors.New("lock: nil Redis client")
+	res, err := settings.Resolve("lock", client, opts.Settings)
+	if err != nil {
+		return nil, err
 	}
-	return &Client{e: newEngine([]redis.UniversalClient{client}, opts, false)}, nil
+	return &Client{e: newEngine(res, []redis.UniversalClient{client}, opts, false)}, nil
 }
 
 // Obtain takes the lock named key for ttl, in one round trip, and returns
@@ -88,7 +93,7 @@ func New(client redis.UniversalClient, opts Options) (*Client, error) {
 // says (by default not at all) and then returns ErrNotObtained; it also
 // gives up, with an error wrapping both ErrNotObtained and ctx.Err(), when
 // ctx ends while it waits. A Redis failure (an error, or no answer within
-// Options.Timeout) is returned at once, not retried: it is not contention.
+// Settings.Timeout) is returned at once, not retried: it is not contention.
 // After such a failure Obtain makes one attempt to release whatever the
 // unanswered call may have taken, so the key is not left held until ttl.
 func (c *Client) Obtain(ctx context.Context, key string, ttl time.Duration, opts *ObtainOptions) (*Lock, error) {
@@ -106,7 +111,9 @@ func (c *Client) Obtain(ctx context.Context, key string, ttl time.Duration, opts
 // out, or the release found it gone); and fn's error otherwise. The lock is
 // released with a context of its own, so a ctx that has ended does not
 // leave it held. A release that fails for another reason (Redis away) is
-// not reported: the lock then expires by itself within its TTL.
+// not returned, since fn's work is done, but logged at warn level and
+// passed to Settings.OnError; the lock then expires by itself within its
+// TTL.
 func (c *Client) Do(ctx context.Context, key string, ttl time.Duration, opts *ObtainOptions, fn func(ctx context.Context) error) error {
 	return c.e.do(ctx, key, ttl, opts, fn)
 }
@@ -163,19 +170,32 @@ func (l *Lock) Refresh(ctx context.Context, ttl time.Duration) error {
 	if err != nil {
 		return err
 	}
+	err = l.refresh(ctx, ttl)
+	if err != nil && !errors.Is(err, ErrNotHeld) {
+		return fmt.Errorf("lock: refresh %q: %w", l.key, err)
+	}
+	return err
+}
+
+// refresh is Refresh with a valid ttl. Its errors do not name the lock, so
+// AutoRefresh may log them: ErrNotHeld, errSlow, or the nodes' errors.
+func (l *Lock) refresh(ctx context.Context, ttl time.Duration) error {
 	sent := time.Now()
 	rs := l.e.all(ctx, l.e.nodeLimit(ttl), refreshScript, l.keys[:1], l.token, ttl.Milliseconds())
-	if err := l.e.verdict("refresh", l.key, rs); err != nil {
+	if err := l.e.vote(rs); err != nil {
 		return err
 	}
 	if ttl-time.Since(sent)-l.e.drift(ttl) <= 0 {
-		return fmt.Errorf("lock: refresh %q: the call took longer than the ttl", l.key)
+		return errSlow
 	}
 	l.mu.Lock()
 	l.ttl, l.validUntil = ttl, sent.Add(ttl-l.e.drift(ttl))
 	l.mu.Unlock()
 	return nil
 }
+
+// errSlow is why a Refresh that a quorum granted still failed.
+var errSlow = errors.New("the call took longer than the ttl")
 
 // TTL returns how long the lock has left, as Redis says, or 0 if this owner
 // no longer holds it. On Redlock it is the time a quorum of nodes still
@@ -193,7 +213,8 @@ func (l *Lock) TTL(ctx context.Context) (time.Duration, error) {
 // last successful Obtain or Refresh was sent, plus its TTL, less Redlock's
 // drift allowance) — a timer watches that deadline, so a Redis that stops
 // answering ends the context on time. Other refresh errors are retried at
-// the next tick.
+// the next tick, and reported: logged at warn level and passed to
+// Settings.OnError.
 //
 // stop ends the refreshing and cancels the returned context (with cause
 // context.Canceled, unless it was lost before); it does not release the

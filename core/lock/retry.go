@@ -37,7 +37,7 @@ func (noRetry) NextBackoff(int, time.Duration) (time.Duration, bool) { return 0,
 // maxWait has passed since the first attempt. The last wait is shortened so
 // that no attempt starts later than maxWait after the first; Obtain thus
 // returns within maxWait plus one attempt (itself bounded by
-// Options.Timeout). maxWait is the only limit: it is never derived from the
+// Settings.Timeout). maxWait is the only limit: it is never derived from the
 // lock's TTL. maxWait of zero or less means a single attempt; an interval
 // under 1ms is taken as 1ms.
 func LinearRetry(interval, maxWait time.Duration) RetryStrategy {

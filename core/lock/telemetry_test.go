@@ -11,6 +11,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/lock"
 	"github.com/redisware/redisware/core/redistest"
 )
@@ -20,7 +21,7 @@ func TestTelemetry(t *testing.T) {
 	srv := redistest.New(t)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	c, err := lock.New(srv.Client(), lock.Options{Prefix: srv.Prefix, Timeout: 2 * time.Second, MeterProvider: mp})
+	c, err := lock.New(srv.Client(), lock.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: 2 * time.Second, MeterProvider: mp}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestDoSpan(t *testing.T) {
 	srv := redistest.New(t)
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	c, err := lock.New(srv.Client(), lock.Options{Prefix: srv.Prefix, Timeout: 2 * time.Second, TracerProvider: tp})
+	c, err := lock.New(srv.Client(), lock.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: 2 * time.Second, TracerProvider: tp}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,20 +12,28 @@ import (
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/ratelimit"
 	"github.com/redisware/redisware/core/redistest"
 )
 
-// stubRedis answers every script call with an allowed GCRA reply without
-// touching the network, so a benchmark measures the CPU of the decision
-// path itself (key, arguments, go-redis, decoding, headers, telemetry).
-type stubRedis struct{}
+// stubRedis answers every script call with reply without touching the
+// network, so a benchmark measures the CPU of the decision path itself
+// (key, arguments, go-redis, decoding, headers, telemetry).
+type stubRedis struct{ reply []interface{} }
+
+// allowedReply is a GCRA reply that admits the request; deniedReply one
+// that denies it for a minute.
+var (
+	allowedReply = []interface{}{int64(1), int64(999), int64(0), int64(3600)}
+	deniedReply  = []interface{}{int64(0), int64(0), int64(60_000_000), int64(60_000_000)}
+)
 
 func (stubRedis) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (stubRedis) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (s stubRedis) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if c, ok := cmd.(*redis.Cmd); ok {
-			c.SetVal([]interface{}{int64(1), int64(999), int64(0), int64(3600)})
+			c.SetVal(s.reply)
 		}
 		return nil
 	}
@@ -34,14 +42,30 @@ func (stubRedis) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 	return next
 }
 
+// discard is a ResponseWriter that keeps nothing but its header map,
+// emptied before each request.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
+
+func (d *discard) reset() {
+	for k := range d.h {
+		delete(d.h, k)
+	}
+}
+
+var noop = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+
 // BenchmarkDecideCPU is BenchmarkDecide on a stubbed Redis: what the
 // instrumentation adds, in nanoseconds, with nothing else to hide it.
 func BenchmarkDecideCPU(b *testing.B) {
 	for _, mode := range []string{"off", "noop"} {
 		b.Run("telemetry="+mode, func(b *testing.B) {
 			rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
-			rdb.AddHook(stubRedis{})
-			opts := ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}}
+			rdb.AddHook(stubRedis{allowedReply})
+			opts := ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}, Key: ratelimit.KeyByHeader("X-Key")}
 			if mode == "off" {
 				opts.MeterProvider, opts.TracerProvider = metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()
 			}
@@ -49,17 +73,43 @@ func BenchmarkDecideCPU(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			mw, _ := ratelimit.NewMiddleware(l, ratelimit.MiddlewareOptions{Key: ratelimit.KeyByHeader("X-Key")})
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.Header.Set("X-Key", "k")
-			h := http.Header{}
+			w := &discard{h: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {
-				d := mw.Decide(r, "/")
-				if !d.Allow {
-					b.Fatalf("denied: %v", d.Err)
+				w.reset()
+				if rej := l.Serve(w, r, noop); rej != nil {
+					b.Fatalf("denied: %v", rej)
 				}
-				mw.SetHeaders(h, d)
+			}
+		})
+	}
+}
+
+// BenchmarkDeniedCPU is the path of a flooded route on a stubbed Redis: a
+// client the deny cache already knows, answered with the default 429
+// problem body, with instrumentation off and on.
+func BenchmarkDeniedCPU(b *testing.B) {
+	for _, mode := range []string{"off", "noop"} {
+		b.Run("telemetry="+mode, func(b *testing.B) {
+			rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
+			rdb.AddHook(stubRedis{deniedReply})
+			opts := ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}}
+			if mode == "off" {
+				opts.Settings = core.Settings{MeterProvider: metricnoop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()}
+			}
+			l, err := ratelimit.New(rdb, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			w := &discard{h: http.Header{}}
+			l.ServeHTTP(w, r, noop) // Redis denies; the deny cache answers from now on
+			b.ReportAllocs()
+			for b.Loop() {
+				w.reset()
+				l.ServeHTTP(w, r, noop)
 			}
 		})
 	}
@@ -75,7 +125,8 @@ func BenchmarkDecide(b *testing.B) {
 	for _, mode := range []string{"off", "noop"} {
 		b.Run("telemetry="+mode, func(b *testing.B) {
 			srv := redistest.New(b)
-			opts := ratelimit.Options{Prefix: srv.Prefix, Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}}
+			opts := ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}, Key: ratelimit.KeyByHeader("X-Key")}
+			opts.Prefix = srv.Prefix
 			if mode == "off" {
 				opts.MeterProvider, opts.TracerProvider = metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()
 			}
@@ -83,20 +134,18 @@ func BenchmarkDecide(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			mw, _ := ratelimit.NewMiddleware(l, ratelimit.MiddlewareOptions{Key: ratelimit.KeyByHeader("X-Key")})
 			var n atomic.Int64
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				r := httptest.NewRequest(http.MethodGet, "/", nil)
-				h := http.Header{}
+				w := &discard{h: http.Header{}}
 				for pb.Next() {
 					r.Header.Set("X-Key", strconv.FormatInt(n.Add(1)%10000, 10))
-					d := mw.Decide(r, "/")
-					if !d.Allow {
-						b.Errorf("denied: %v", d.Err)
+					w.reset()
+					if rej := l.Serve(w, r, noop); rej != nil {
+						b.Errorf("denied: %v", rej)
 						return
 					}
-					mw.SetHeaders(h, d)
 				}
 			})
 		})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/ratelimit"
 	"github.com/redisware/redisware/core/redistest"
 )
@@ -18,7 +19,7 @@ func TestDenyCacheSavesRoundTrips(t *testing.T) {
 	client := srv.Client()
 	hook := redistest.CountRoundTrips(client)
 	clk := newClock()
-	l, err := ratelimit.New(client, ratelimit.Options{Prefix: srv.Prefix, Clock: clk.Now, Timeout: time.Second,
+	l, err := ratelimit.New(client, ratelimit.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: time.Second}, Clock: clk.Now,
 		Limits: []ratelimit.Limit{ratelimit.PerMinute(5)}})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestDenyCacheIsExact(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
 			clk := newClock()
-			opts := ratelimit.Options{Algorithm: alg, Prefix: srv.Prefix, Clock: clk.Now, Timeout: time.Second,
+			opts := ratelimit.Options{Algorithm: alg, Settings: core.Settings{Prefix: srv.Prefix, Timeout: time.Second}, Clock: clk.Now,
 				Limits: []ratelimit.Limit{ratelimit.PerSecond(8), ratelimit.PerMinute(60)}}
 			a, err := ratelimit.New(srv.Client(), opts)
 			if err != nil {

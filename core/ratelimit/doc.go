@@ -9,6 +9,20 @@
 // bucket in one number), an exact sliding window log, an approximate
 // sliding window counter and a fixed window.
 //
+// New is the only constructor, and one call builds what a route mounts:
+//
+//	limiter, err := ratelimit.New(rdb, ratelimit.Options{
+//		Settings: shared, // the deployment's core.Settings: prefix, timeout, logger, trusted proxies, ...
+//		Name:     "search",
+//		Limits:   []ratelimit.Limit{ratelimit.PerSecond(10), ratelimit.PerHour(1000)},
+//	})
+//	mux.Handle("GET /search", nethttp.RateLimit(limiter)(search)) // or ginmw.RateLimit, echomw.RateLimit
+//
+// New validates every option once, up front: a field that cannot work is
+// an error that names it (Options.Limits[1], Options.IPv6Prefix,
+// Settings.TrustedProxies) and wraps core.ErrConfig, never a failure at
+// request time.
+//
 // Time is read from the Redis server inside the scripts, so application
 // servers with skewed clocks agree; Options.Clock passes the application's
 // clock instead, for Redis-compatible servers that refuse TIME in scripts.
@@ -18,16 +32,28 @@
 // floods one endpoint costs Redis one call per refill instead of one per
 // request. The cache is exact: it never denies a request Redis would admit.
 //
-// Every Redis call has a deadline (100ms by default). When it passes, or
-// Redis fails, the Limiter fails open (the default: the request passes) or
-// closed (denied), as configured, and reports the error to Options.OnError
-// and Options.Logger.
+// Every Redis call has a deadline (Settings.Timeout, 100ms by default).
+// When it passes, or Redis fails, the Limiter fails open (the default: the
+// request passes) or closed (denied, 503 over HTTP), as configured, and
+// reports the error to Settings.OnError and Settings.Logger.
 //
-// Middleware carries the HTTP side that every framework shares: key
-// functions (client address with safe proxy handling, a header, any
-// function), skip and shadow modes, the IETF RateLimit and RateLimit-Policy
-// headers (draft 10), Retry-After, and an RFC 9457 problem body on 429. The
-// nethttp, ginmw and echomw packages mount it in each framework.
+// # HTTP
+//
+// A Limiter is a core.Middleware: Serve decides for a request, and the
+// nethttp, ginmw and echomw adapters mount it in each framework. The
+// request counts against Options.Key, by default its client address (with
+// proxies trusted only as Settings.TrustedProxies lists them, and IPv6
+// grouped by /64); a Key that returns ("", nil) falls back to the address,
+// so one function limits signed-in users by account and everyone else by
+// address. Options.PerRoute keeps a budget per route (core.Route), Cost
+// weighs requests, Skip lets some through untouched, and Shadow tries a
+// limit without denying.
+//
+// An allowed request carries the IETF RateLimit and RateLimit-Policy
+// headers (draft 10), and its handler reads the decision with
+// ResultFromContext. A denied request gets a 429 core.Rejection with the
+// same headers and Retry-After, written as an RFC 9457 problem body unless
+// Settings.OnReject writes it otherwise.
 //
 // Keys: every limit of a policy is stored under
 // <prefix>rl:<name>:{<escaped client key>}:<algorithm>:<rate>:<period µs>:<burst>,

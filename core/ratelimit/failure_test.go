@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/rediscall"
 	"github.com/redisware/redisware/core/ratelimit"
 	"github.com/redisware/redisware/core/redistest"
@@ -32,15 +33,17 @@ func TestFailurePolicy(t *testing.T) {
 				var logs bytes.Buffer
 				var hooked atomic.Int64
 				l, err := ratelimit.New(mk(t), ratelimit.Options{
-					Limits:     []ratelimit.Limit{ratelimit.PerSecond(1)},
-					Timeout:    50 * time.Millisecond,
-					FailClosed: closed,
-					Logger:     slog.New(slog.NewTextHandler(&logs, nil)),
-					OnError: func(ctx context.Context, err error) {
-						if errors.Is(err, ratelimit.ErrRedis) {
-							hooked.Add(1)
-						}
+					Settings: core.Settings{
+						Timeout: 50 * time.Millisecond,
+						Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
+						OnError: func(ctx context.Context, err error) {
+							if errors.Is(err, ratelimit.ErrRedis) {
+								hooked.Add(1)
+							}
+						},
 					},
+					Limits:     []ratelimit.Limit{ratelimit.PerSecond(1)},
+					FailClosed: closed,
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -77,7 +80,7 @@ func TestFailurePolicy(t *testing.T) {
 func TestCancelledContext(t *testing.T) {
 	t.Parallel()
 	l, err := ratelimit.New(redistest.Hung(t), ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerSecond(1)},
-		Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
+		Settings: core.Settings{Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,20 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 
+	"github.com/redisware/redisware/core"
+	"github.com/redisware/redisware/core/internal/clientip"
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/settings"
 )
 
 // DefaultDenyCacheSize is how many denied keys a Limiter remembers locally
 // when Options.DenyCacheSize is zero.
 const DefaultDenyCacheSize = 10000
+
+// DefaultIPv6Prefix is how many leading bits of an IPv6 address name one
+// client of the default key when Options.IPv6Prefix is zero.
+const DefaultIPv6Prefix = 64
 
 // RetryNever is the RetryAfter of a request whose cost is larger than a
 // limit's burst (GCRA) or rate (window algorithms): no amount of waiting
@@ -32,11 +39,30 @@ var (
 	ErrRedis = errors.New("ratelimit: redis unavailable")
 )
 
-// Options configures a Limiter. Only Limits is required.
+// Options configures a Limiter: the policy (Limits, Algorithm, Name), what
+// happens when Redis fails, and the HTTP side (Key to Skip) that the
+// nethttp, ginmw and echomw adapters mount. Only Limits is required; New
+// rejects a field that cannot work, naming it.
 type Options struct {
+	// Settings are the deployment-wide settings (core.Settings): key
+	// prefix, call timeout, logger, error hook, telemetry providers,
+	// trusted proxies, secret and rejection writer. Copy the shared value
+	// in; a field set here after that applies to this limiter only.
+	//
+	// The limiter uses Prefix; Timeout (when it passes, the failure policy
+	// applies at once); Logger and OnError (every Redis failure, wrapping
+	// ErrRedis; client keys never appear in log lines); MeterProvider
+	// (redisware.ratelimit.decisions by policy and outcome,
+	// redisware.ratelimit.deny_cache.hits, redisware.redis.duration);
+	// TracerProvider (a span per HTTP decision, a child of the request's
+	// span); TrustedProxies (the client address of the default key); and
+	// OnReject (every rejection: 429, 503, 400 and 500; the request it is
+	// given carries the Result, see ResultFromContext). Secret is unused.
+	core.Settings
 	// Limits are the rules, all checked together in one atomic Redis
 	// call: a request passes only if every limit admits it, and a denied
-	// request consumes none of them. At least one is required.
+	// request consumes none of them. At least one is required, and limits
+	// must have distinct names.
 	Limits []Limit
 	// Algorithm is how the limits count. Zero is GCRA.
 	Algorithm Algorithm
@@ -45,23 +71,11 @@ type Options struct {
 	// algorithm and limits do (on any number of servers). Zero means
 	// "default".
 	Name string
-	// Prefix starts every Redis key. Zero means "redisware:".
-	Prefix string
-	// Timeout bounds each Redis call. Zero means 100ms; negative means no
-	// deadline of our own (the client's timeouts apply). When it passes,
-	// the failure policy applies at once.
-	Timeout time.Duration
-	// FailClosed denies requests when Redis cannot answer in time. The
-	// default (false) fails open: requests pass, and the error is
-	// reported. Choose closed where an unlimited burst would hurt more than
-	// an outage, such as login attempts.
+	// FailClosed denies requests (503 over HTTP) when Redis cannot answer
+	// in time. The default (false) fails open: requests pass, and the
+	// error is reported. Choose closed where an unlimited burst would hurt
+	// more than an outage, such as login attempts.
 	FailClosed bool
-	// OnError, when set, is called with every Redis failure (wrapping
-	// ErrRedis), after the failure policy has been decided.
-	OnError func(ctx context.Context, err error)
-	// Logger receives a warning for every Redis failure. Zero means
-	// slog.Default().
-	Logger *slog.Logger
 	// Clock, when set, supplies the current time, which is sent to Redis
 	// with each call. By default the scripts read the Redis server's
 	// clock, so application servers with skewed clocks agree; set Clock
@@ -69,27 +83,64 @@ type Options struct {
 	// tests. All instances sharing a policy should then have synchronised
 	// clocks.
 	Clock func() time.Time
-	// DenyCacheSize bounds the local deny cache: once Redis denies a key
-	// for a duration d, this Limiter answers that key itself until d has
-	// passed, which keeps a flooding client from reaching Redis. The
-	// cache is exact: it never denies what Redis would admit. Zero means
-	// DefaultDenyCacheSize entries; negative disables it.
+	// DenyCacheSize bounds the local deny cache, in entries: once Redis
+	// denies a key for a duration d, this Limiter answers that key itself
+	// until d has passed, which keeps a flooding client from reaching
+	// Redis. The cache is exact: it never denies what Redis would admit.
+	// Zero means DefaultDenyCacheSize entries; negative disables it.
 	DenyCacheSize int
-	// MeterProvider receives the limiter's metrics
-	// (redisware.ratelimit.decisions by policy and outcome,
-	// redisware.ratelimit.deny_cache.hits, redisware.redis.duration). Zero
-	// means the global provider, a no-op until the application installs
-	// an SDK. The no-op providers of go.opentelemetry.io/otel/metric/noop
-	// and trace/noop, given together, switch instrumentation off.
-	MeterProvider metric.MeterProvider
-	// TracerProvider receives a span per middleware decision. Zero means
-	// the global provider.
-	TracerProvider trace.TracerProvider
+	// Key names the client a request counts against: an API key, a user
+	// ID. Zero means the client address: the connection's, or the one
+	// forwarded by a proxy listed in Settings.TrustedProxies, with IPv6
+	// addresses grouped by IPv6Prefix. A Key that returns ("", nil) means
+	// the client address for that request too, so
+	//
+	//	Key: func(r *http.Request) (string, error) { return userID(r), nil }
+	//
+	// limits signed-in users by account and, as userID returns "" for an
+	// anonymous request, everyone else by address: no chain of key
+	// functions is needed. Keys and addresses share one space: if a Key's values
+	// could read as an address, prefix them ("user:" + id). An error
+	// wrapping ErrNoKey answers 400; any other error answers 500.
+	Key KeyFunc
+	// IPv6Prefix is how many leading bits of an IPv6 address name one
+	// client when the key is the client address: a single host usually
+	// controls a whole /64, so counting addresses one by one would let it
+	// multiply its quota. Zero means DefaultIPv6Prefix (64); 128 counts
+	// each address; it must be 0 to 128. IPv4 addresses count whole.
+	IPv6Prefix int
+	// PerRoute prefixes the key with the request's route (core.Route: the
+	// method and the route pattern the router matched, in one form for
+	// every framework, or core.NoRoute), so one limiter mounted on a group
+	// keeps a separate budget per route. The raw URL path is never used.
+	PerRoute bool
+	// Cost returns the units a request consumes. Zero means 1 for every
+	// request. A cost below 1 is a server error (500).
+	Cost func(r *http.Request) int
+	// Skip, when it returns true, lets the request through untouched: no
+	// Redis call, no headers, no Result in its context. Use it for health
+	// checks and allow-listed clients.
+	Skip func(r *http.Request) bool
+	// Shadow computes decisions, reports denials and sets the RateLimit
+	// headers, but never denies: a safe way to try a new limit in
+	// production. A shadow limiter does not fail closed either.
+	Shadow bool
+	// LegacyHeaders adds X-RateLimit-Limit, X-RateLimit-Remaining and
+	// X-RateLimit-Reset (seconds from now) for clients that predate the
+	// RateLimit headers.
+	LegacyHeaders bool
+	// OnDeny, when set, is told of every denial over HTTP, real or (shadow
+	// true) in shadow mode, including the deny cache's answers. It must
+	// not write a response: Settings.OnReject does that.
+	OnDeny func(r *http.Request, res Result, shadow bool)
 }
 
-// Limiter checks requests against a set of limits kept in Redis. It is safe
-// for concurrent use; create one per policy and share it.
+// Limiter checks requests against a set of limits kept in Redis: directly
+// (Allow, Peek, Reset) or over HTTP as a core.Middleware (Serve), which the
+// nethttp, ginmw and echomw adapters mount. It is safe for concurrent use;
+// create one per policy and share it.
 type Limiter struct {
+	res        *settings.Resolved
 	client     redis.UniversalClient
 	call       rediscall.Caller
 	script     *redis.Script
@@ -100,61 +151,90 @@ type Limiter struct {
 	suffixes   []string      // per key of a request, after the hash tag
 	limitArgs  []interface{} // rate, period in µs, burst for each limit
 	failClosed bool
-	onError    func(context.Context, error)
-	logger     *slog.Logger
 	clock      func() time.Time
 	deny       *denyCache
 	tel        *instruments
+
+	// the HTTP side
+	key      KeyFunc
+	ip       *clientip.Resolver
+	perRoute bool
+	cost     func(*http.Request) int
+	skip     func(*http.Request) bool
+	shadow   bool
+	legacy   bool
+	onDeny   func(*http.Request, Result, bool)
+	policy   string   // the RateLimit-Policy header value
+	exceeded []string // per limit: the start of a 429's detail
 }
 
-// New returns a Limiter on client, or an error wrapping ErrInvalidLimit
-// when the options cannot work.
+var _ core.Middleware = (*Limiter)(nil)
+
+// New returns a Limiter on client. It validates opts once, up front: an
+// option that cannot work is an error that names it and wraps
+// core.ErrConfig (and ErrInvalidLimit for Options.Limits).
 func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
-	if client == nil {
-		return nil, errors.New("ratelimit: nil Redis client")
+	res, err := settings.Resolve("ratelimit", client, opts.Settings)
+	if err != nil {
+		return nil, err
 	}
 	if len(opts.Limits) == 0 {
-		return nil, fmt.Errorf("%w: no limits given", ErrInvalidLimit)
+		return nil, &limitError{res.Invalid("Limits", "is empty; give at least one Limit")}
 	}
 	if opts.Algorithm < GCRA || opts.Algorithm > FixedWindow {
-		return nil, fmt.Errorf("ratelimit: unknown algorithm %d", opts.Algorithm)
+		return nil, res.Invalid("Algorithm", "%v is unknown; use GCRA, SlidingWindowLog, SlidingWindowCounter or FixedWindow", opts.Algorithm)
+	}
+	if opts.IPv6Prefix < 0 || opts.IPv6Prefix > 128 {
+		return nil, res.Invalid("IPv6Prefix", "%d is outside 0..128 (0 means %d)", opts.IPv6Prefix, DefaultIPv6Prefix)
+	}
+	trusted, _ := core.ParseTrustedProxies(opts.TrustedProxies) // validated by Resolve
+	ip, err := clientip.New(trusted, opts.IPv6Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: %w: Settings.TrustedProxies: %w", core.ErrConfig, err)
 	}
 	l := &Limiter{
+		res:        res,
 		client:     client,
-		call:       rediscall.New(client, opts.Timeout),
+		call:       res.Call,
 		script:     scripts[opts.Algorithm],
 		algorithm:  opts.Algorithm,
 		name:       opts.Name,
 		failClosed: opts.FailClosed,
-		onError:    opts.OnError,
-		logger:     opts.Logger,
 		clock:      opts.Clock,
+		key:        opts.Key,
+		ip:         ip,
+		perRoute:   opts.PerRoute,
+		cost:       opts.Cost,
+		skip:       opts.Skip,
+		shadow:     opts.Shadow,
+		legacy:     opts.LegacyHeaders,
+		onDeny:     opts.OnDeny,
 	}
 	if l.name == "" {
 		l.name = "default"
 	}
-	if l.logger == nil {
-		l.logger = slog.Default()
-	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i, lim := range opts.Limits {
 		if err := lim.Validate(); err != nil {
-			return nil, fmt.Errorf("limit %d (%v): %w", i, lim, err)
+			return nil, &limitError{res.Invalid(fmt.Sprintf("Limits[%d]", i), "(%v): %s", lim, strings.TrimPrefix(err.Error(), ErrInvalidLimit.Error()+": "))}
 		}
 		if opts.Algorithm != GCRA && lim.Burst != 0 && lim.Burst != lim.Rate {
-			return nil, fmt.Errorf("%w: limit %d (%v): burst applies to GCRA only; %v admits Rate per window", ErrInvalidLimit, i, lim, opts.Algorithm)
+			return nil, &limitError{res.Invalid(fmt.Sprintf("Limits[%d]", i), "(%v): burst applies to GCRA only; %v admits Rate per window", lim, opts.Algorithm)}
 		}
 		if lim.Name == "" {
 			if len(opts.Limits) == 1 {
 				lim.Name = l.name
+				if err := lim.Validate(); err != nil {
+					return nil, res.Invalid("Name", "%q names the policy's one unnamed limit, and must be printable ASCII without quotes or backslashes", l.name)
+				}
 			} else {
 				lim.Name = strconv.Itoa(lim.Rate) + "-per-" + lim.Period.String()
 			}
 		}
-		if seen[lim.Name] {
-			return nil, fmt.Errorf("%w: two limits are named %q; give each a distinct Name", ErrInvalidLimit, lim.Name)
+		if j, ok := seen[lim.Name]; ok {
+			return nil, &limitError{res.Invalid(fmt.Sprintf("Limits[%d]", i), "is named %q like Limits[%d]; give each a distinct Name", lim.Name, j)}
 		}
-		seen[lim.Name] = true
+		seen[lim.Name] = i
 		l.limits = append(l.limits, lim)
 		// The suffix names the rule itself, so changing a limit starts
 		// fresh state instead of misreading the old one.
@@ -178,16 +258,24 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 	case opts.Algorithm == FixedWindow && len(l.limits) == 1:
 		l.script = fixedWindowOne
 	}
-	l.space = keys.NewSpace(opts.Prefix, "rl", l.name)
-	l.tel = newInstruments(l.name, opts)
+	l.space = keys.NewSpace(res.Prefix, "rl", l.name)
+	l.tel = newInstruments(l.name, res)
 	switch {
 	case opts.DenyCacheSize == 0:
 		l.deny = newDenyCache(DefaultDenyCacheSize)
 	case opts.DenyCacheSize > 0:
 		l.deny = newDenyCache(opts.DenyCacheSize)
 	}
+	l.policy, l.exceeded = policyHeader(l.limits), exceededDetails(l.limits)
 	return l, nil
 }
+
+// limitError is New's error for Options.Limits: it wraps both
+// core.ErrConfig (through err) and ErrInvalidLimit.
+type limitError struct{ err error }
+
+func (e *limitError) Error() string   { return e.err.Error() }
+func (e *limitError) Unwrap() []error { return []error{e.err, ErrInvalidLimit} }
 
 // Name returns the policy name.
 func (l *Limiter) Name() string { return l.name }
@@ -219,7 +307,7 @@ type Result struct {
 	// Zero means it is full now.
 	ResetAfter time.Duration
 	// States holds the same numbers for every limit, in the order of
-	// Options.Limits. Nil when Redis failed.
+	// Options.Limits. Nil when Redis failed (or the cost was invalid).
 	States []State
 	// Local reports that the deny cache answered, without a Redis call.
 	Local bool
@@ -256,7 +344,8 @@ func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
 //
 // If Redis does not answer within the deadline, AllowN returns an error
 // wrapping ErrRedis together with a Result whose Allowed follows the
-// failure policy; the error has already gone to OnError and the Logger.
+// failure policy; the error has already gone to Settings.OnError and
+// Settings.Logger.
 func (l *Limiter) AllowN(ctx context.Context, key string, cost int) (Result, error) {
 	return l.run(ctx, key, cost, true, false)
 }
@@ -425,10 +514,7 @@ func (l *Limiter) decode(raw []interface{}) (Result, error) {
 
 func (l *Limiter) fail(ctx context.Context, err error) error {
 	err = fmt.Errorf("%w: policy %q: %w", ErrRedis, l.name, err)
-	l.logger.LogAttrs(ctx, slog.LevelWarn, "ratelimit: redis call failed",
-		slog.String("policy", l.name), slog.Bool("fail_closed", l.failClosed), slog.Any("error", err))
-	if l.onError != nil {
-		l.onError(ctx, err)
-	}
+	l.res.Report(ctx, "ratelimit: redis call failed", err,
+		slog.String("policy", l.name), slog.Bool("fail_closed", l.failClosed))
 	return err
 }

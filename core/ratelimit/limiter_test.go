@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/ratelimit"
 	"github.com/redisware/redisware/core/redistest"
 )
@@ -264,7 +265,7 @@ func TestInvalidConfiguration(t *testing.T) {
 	if l, err := ratelimit.NewLimit(10, time.Minute, 20); err != nil || l.Burst != 20 {
 		t.Errorf("NewLimit valid: %v %v", l, err)
 	}
-	l, err := ratelimit.New(c, ratelimit.Options{Prefix: srv.Prefix, Limits: []ratelimit.Limit{ratelimit.PerSecond(1)}})
+	l, err := ratelimit.New(c, ratelimit.Options{Settings: core.Settings{Prefix: srv.Prefix}, Limits: []ratelimit.Limit{ratelimit.PerSecond(1)}})
 	if err != nil {
 		t.Fatal(err)
 	}

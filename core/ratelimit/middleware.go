@@ -12,251 +12,351 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/redisware/redisware/core/internal/problem"
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
-// MiddlewareOptions configures the HTTP side of a limiter. Every field is
-// optional.
-type MiddlewareOptions struct {
-	// Key names the client a request counts against. Zero means the
-	// client address with no trusted proxies and IPv6 grouped by /64
-	// (KeyByIP with zero options).
-	Key KeyFunc
-	// PerRoute prefixes the key with the route pattern (net/http's
-	// Request.Pattern, Gin's FullPath, Echo's Path), so one middleware
-	// mounted on a group keeps a separate budget per route.
-	PerRoute bool
-	// Cost returns the units a request consumes. Zero means 1 for every
-	// request. A cost below 1 is a server error (500).
-	Cost func(r *http.Request) int
-	// Skip, when it returns true, lets the request through untouched:
-	// no Redis call, no headers. Use it for health checks and allow-listed
-	// clients.
-	Skip func(r *http.Request) bool
-	// Shadow computes decisions, reports denials and sets the RateLimit
-	// headers, but never denies: a safe way to try a new limit in
-	// production.
-	Shadow bool
-	// LegacyHeaders adds X-RateLimit-Limit, X-RateLimit-Remaining and
-	// X-RateLimit-Reset (seconds from now) for clients that predate the
-	// RateLimit headers.
-	LegacyHeaders bool
-	// OnDenied, when set, writes the response to a denied request in place
-	// of the default 429 application/problem+json body. The RateLimit and
-	// Retry-After headers are already set on w.
-	OnDenied func(w http.ResponseWriter, r *http.Request, res Result)
-	// OnDeny, when set, is told of every denial, real or (shadow true) in
-	// shadow mode, and of local deny-cache answers.
-	OnDeny func(r *http.Request, res Result, shadow bool)
+// Serve checks r against the limiter, as the nethttp, ginmw and echomw
+// adapters call it:
+//
+//   - Skip says so: next serves r untouched.
+//   - Allowed, let through by Shadow, or let through because Redis failed
+//     and the limiter fails open: the RateLimit and RateLimit-Policy
+//     headers (IETF draft-ietf-httpapi-ratelimit-headers-10, one list
+//     member per limit; none when Redis failed) and, with LegacyHeaders,
+//     the X-RateLimit-* headers are set on w, and next serves a request
+//     whose context carries the Result (ResultFromContext).
+//   - Denied: nothing is written; the returned Rejection is a 429 whose
+//     Header holds RateLimit-Policy, RateLimit, Retry-After (unless the
+//     cost can never be admitted) and any legacy headers, and whose Detail
+//     names the limit.
+//   - Redis failed and the limiter fails closed: a 503 Rejection.
+//   - Key failed: a 400 Rejection for an error wrapping ErrNoKey, else a
+//     500 (so is a Cost below 1).
+func (l *Limiter) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) *core.Rejection {
+	d := l.decide(r)
+	switch {
+	case d.skipped:
+		next.ServeHTTP(w, r)
+		return nil
+	case d.status != 0:
+		return l.rejection(&d)
+	}
+	if d.res.States != nil {
+		l.setHeaders(w.Header(), &d.res)
+	}
+	next.ServeHTTP(w, r.WithContext(&resultContext{Context: r.Context(), res: d.res}))
+	return nil
 }
 
-// Middleware is the framework-neutral HTTP face of a Limiter: it decides,
-// and the nethttp, ginmw and echomw adapters apply the decision in their
-// framework's idiom. It is safe for concurrent use.
-type Middleware struct {
-	limiter *Limiter
-	opts    MiddlewareOptions
-	policy  string // the RateLimit-Policy header value, fixed per limiter
+// Reject writes rej, a rejection Serve returned: through Settings.OnReject
+// when set, given a request that carries the Result behind rej (when there
+// is one: a 429 or 503), else as rej.Write does, an RFC 9457
+// application/problem+json body.
+func (l *Limiter) Reject(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+	if l.res.OnReject == nil {
+		rej.Write(w)
+		return
+	}
+	if e, ok := rej.Err.(*denied); ok {
+		r = r.WithContext(&resultContext{Context: r.Context(), res: e.res})
+	}
+	l.res.Reject(w, r, rej)
 }
 
-// NewMiddleware returns the middleware for l.
-func NewMiddleware(l *Limiter, opts MiddlewareOptions) (*Middleware, error) {
-	if l == nil {
-		return nil, errors.New("ratelimit: nil Limiter")
+// ServeHTTP is Serve, writing any rejection with Reject.
+func (l *Limiter) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if rej := l.Serve(w, r, next); rej != nil {
+		l.Reject(w, r, rej)
 	}
-	if opts.Key == nil {
-		k, err := KeyByIP(ClientIPOptions{})
-		if err != nil {
-			return nil, err
-		}
-		opts.Key = k
-	}
-	var b strings.Builder
-	for i, lim := range l.limits {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(`"` + lim.Name + `";q=` + strconv.Itoa(lim.Rate) + ";w=" + strconv.FormatInt(ceilSeconds(lim.Period), 10))
-	}
-	return &Middleware{limiter: l, opts: opts, policy: b.String()}, nil
 }
 
-// Limiter returns the limiter behind m.
-func (m *Middleware) Limiter() *Limiter { return m.limiter }
+// ResultFromContext returns the Result of the innermost limiter that let
+// the request of ctx through (allowed it, let it through in shadow mode, or
+// failed open), as the handler behind it sees it, and true; or false when
+// no limiter did (none is mounted, or Skip let the request through). An
+// Settings.OnReject sees the Result of the rejecting limiter in the same
+// way.
+func ResultFromContext(ctx context.Context) (Result, bool) {
+	if c, ok := ctx.Value(resultKey{}).(*resultContext); ok {
+		return c.res, true
+	}
+	return Result{}, false
+}
 
-// Decision is what the middleware decided for one request.
-type Decision struct {
-	// Allow reports whether the request proceeds to the handler.
-	Allow bool
-	// Status is the response status when Allow is false: 429 (over the
-	// limit), 503 (Redis failed and the limiter fails closed), 400 (the
-	// key function found no key) or 500 (another error). Zero when Allow.
-	Status int
-	// Result is the limiter's answer; zero when Skipped or on error.
-	Result Result
-	// Err is the error behind a 400, 500 or 503, or the Redis error of a
+type resultKey struct{}
+
+// resultContext carries a Result in one allocation, where
+// context.WithValue would box the Result in a second.
+type resultContext struct {
+	context.Context
+	res Result
+}
+
+func (c *resultContext) Value(key any) any {
+	if key == (resultKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// decision is what the limiter decided for one request.
+type decision struct {
+	// status is the rejection's status: 429 (over the limit), 503 (Redis
+	// failed and the limiter fails closed), 400 (no key) or 500 (another
+	// error). Zero lets the request through.
+	status int
+	// res is the limiter's answer; zero when skipped, or on a key or cost
+	// error.
+	res Result
+	// err is the error behind a 400, 500 or 503, or the Redis error of a
 	// request let through by failing open.
-	Err error
-	// Shadow reports a denial that shadow mode let through.
-	Shadow bool
-	// Skipped reports that the Skip function let the request through.
-	Skipped bool
+	err error
+	// shadow reports a denial that shadow mode let through.
+	shadow bool
+	// skipped reports that Skip let the request through.
+	skipped bool
 }
 
-// Decide checks r against the limiter. route is the framework's route
-// pattern, used when PerRoute is set (the adapters pass it).
-func (m *Middleware) Decide(r *http.Request, route string) Decision {
-	t := m.limiter.tel.t
+// decide checks r, in a span of its own when the request has one.
+func (l *Limiter) decide(r *http.Request) decision {
+	t := l.tel.t
 	if !t.On || !trace.SpanContextFromContext(r.Context()).IsValid() {
 		// A decision span is a child of the request's span: without one
 		// (no tracing upstream), none is made, and the path stays free.
-		return m.decide(r.Context(), r, route)
+		return l.decideIn(r.Context(), r)
 	}
-	ctx, span := t.Tracer.Start(r.Context(), "redisware.ratelimit", m.limiter.tel.spanStart...)
-	d := m.decide(ctx, r, route)
+	ctx, span := t.Tracer.Start(r.Context(), "redisware.ratelimit", l.tel.spanStart...)
+	d := l.decideIn(ctx, r)
 	if !span.IsRecording() {
 		span.End()
 		return d
 	}
 	outcome := outcomeAllowed
 	switch {
-	case d.Skipped:
+	case d.skipped:
 		outcome = "skipped"
-	case d.Shadow:
+	case d.shadow:
 		outcome = outcomeShadowDenied
-	case d.Status == http.StatusTooManyRequests:
+	case d.status == http.StatusTooManyRequests:
 		outcome = outcomeDenied
-	case d.Status == http.StatusServiceUnavailable:
+	case d.status == http.StatusServiceUnavailable:
 		outcome = outcomeFailedClosed
-	case d.Status != 0:
+	case d.status != 0:
 		outcome = "rejected"
-	case d.Err != nil:
+	case d.err != nil:
 		outcome = outcomeFailedOpen
 	}
-	span.SetAttributes(telemetry.Outcome.String(outcome), attribute.Bool("redisware.ratelimit.local", d.Result.Local))
-	if d.Result.States != nil {
-		span.SetAttributes(attribute.Int("redisware.ratelimit.remaining", d.Result.Remaining), attribute.String("redisware.ratelimit.limit", d.Result.Limit.Name))
+	span.SetAttributes(telemetry.Outcome.String(outcome), attribute.Bool("redisware.ratelimit.local", d.res.Local))
+	if d.res.States != nil {
+		span.SetAttributes(attribute.Int("redisware.ratelimit.remaining", d.res.Remaining), attribute.String("redisware.ratelimit.limit", d.res.Limit.Name))
 	}
 	span.End()
 	return d
 }
 
-func (m *Middleware) decide(ctx context.Context, r *http.Request, route string) Decision {
-	if m.opts.Skip != nil && m.opts.Skip(r) {
-		return Decision{Allow: true, Skipped: true}
+func (l *Limiter) decideIn(ctx context.Context, r *http.Request) decision {
+	if l.skip != nil && l.skip(r) {
+		return decision{skipped: true}
 	}
-	key, err := m.opts.Key(r)
-	if err != nil {
-		if errors.Is(err, ErrNoKey) {
-			return Decision{Status: http.StatusBadRequest, Err: err}
+	var key string
+	if l.key != nil {
+		k, err := l.key(r)
+		if err != nil {
+			return l.keyFailed(r, err)
 		}
-		m.limiter.logger.LogAttrs(r.Context(), slog.LevelError, "ratelimit: key function failed",
-			slog.String("policy", m.limiter.name), slog.Any("error", err))
-		return Decision{Status: http.StatusInternalServerError, Err: err}
+		key = k
 	}
-	if m.opts.PerRoute {
-		if route == "" {
-			route = r.URL.Path
+	if key == "" {
+		k, err := l.ip.Key(r)
+		if err != nil {
+			return l.keyFailed(r, err)
 		}
-		key = route + " " + key
+		key = k
+	}
+	if l.perRoute {
+		key = core.Route(r) + " " + key
 	}
 	cost := 1
-	if m.opts.Cost != nil {
-		cost = m.opts.Cost(r)
+	if l.cost != nil {
+		cost = l.cost(r)
 	}
-	res, err := m.limiter.run(ctx, key, cost, true, m.opts.Shadow)
+	res, err := l.run(ctx, key, cost, true, l.shadow)
 	switch {
 	case errors.Is(err, ErrInvalidCost):
-		return Decision{Status: http.StatusInternalServerError, Err: err}
-	case err != nil && m.limiter.failClosed && !m.opts.Shadow:
-		return Decision{Status: http.StatusServiceUnavailable, Result: res, Err: err}
+		return decision{status: http.StatusInternalServerError, err: err}
+	case err != nil && l.failClosed && !l.shadow:
+		return decision{status: http.StatusServiceUnavailable, res: res, err: err}
 	case err != nil:
-		return Decision{Allow: true, Result: res, Err: err}
+		return decision{res: res, err: err}
 	case res.Allowed:
-		return Decision{Allow: true, Result: res}
+		return decision{res: res}
 	}
-	if m.opts.OnDeny != nil {
-		m.opts.OnDeny(r, res, m.opts.Shadow)
+	if l.onDeny != nil {
+		l.onDeny(r, res, l.shadow)
 	}
-	if m.opts.Shadow {
-		m.limiter.logger.LogAttrs(r.Context(), slog.LevelDebug, "ratelimit: shadow deny",
-			slog.String("policy", m.limiter.name), slog.String("limit", res.Limit.Name))
-		return Decision{Allow: true, Result: res, Shadow: true}
+	if l.shadow {
+		l.res.Logger.LogAttrs(r.Context(), slog.LevelDebug, "ratelimit: shadow deny",
+			slog.String("policy", l.name), slog.String("limit", res.Limit.Name))
+		return decision{res: res, shadow: true}
 	}
-	return Decision{Status: http.StatusTooManyRequests, Result: res}
+	return decision{status: http.StatusTooManyRequests, res: res}
 }
 
-// SetHeaders writes the headers d calls for onto h: RateLimit-Policy and
-// RateLimit (IETF draft-ietf-httpapi-ratelimit-headers-10, one list member
-// per limit), Retry-After on a 429 that waiting can cure, and the legacy
-// X-RateLimit-* headers when enabled. A skipped request, or one let through
-// because Redis failed, gets none.
-func (m *Middleware) SetHeaders(h http.Header, d Decision) {
-	if d.Skipped || d.Result.States == nil {
-		return
+func (l *Limiter) keyFailed(r *http.Request, err error) decision {
+	if errors.Is(err, ErrNoKey) {
+		return decision{status: http.StatusBadRequest, err: err}
 	}
-	h.Set("RateLimit-Policy", m.policy)
+	l.res.Logger.LogAttrs(r.Context(), slog.LevelError, "ratelimit: key function failed",
+		slog.String("policy", l.name), slog.Any("error", err))
+	return decision{status: http.StatusInternalServerError, err: err}
+}
+
+// setHeaders sets the headers of a request let through on h.
+func (l *Limiter) setHeaders(h http.Header, res *Result) {
+	h.Set("RateLimit-Policy", l.policy)
+	h.Set("RateLimit", rateLimitHeader(res.States))
+	if l.legacy {
+		h.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit.Rate))
+		h.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
+		h.Set("X-RateLimit-Reset", strconv.FormatInt(ceilSeconds(res.ResetAfter), 10))
+	}
+}
+
+// denial is a 429 or 503 Rejection with the Result behind it and the
+// values of its header fields, made in one allocation.
+type denial struct {
+	rej   core.Rejection
+	cause denied
+	vals  [6]string
+}
+
+// denied is the Err of a rejection that has a Result: Reject finds the
+// Result there for Settings.OnReject.
+type denied struct {
+	res    Result
+	policy string
+	err    error // the Redis error of a 503; nil for a 429
+}
+
+func (e *denied) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return "ratelimit: policy " + strconv.Quote(e.policy) + ": limit " + strconv.Quote(e.res.Limit.Name) + " exceeded"
+}
+
+func (e *denied) Unwrap() error { return e.err }
+
+// rejection returns the Rejection of d, whose status is not zero.
+func (l *Limiter) rejection(d *decision) *core.Rejection {
+	switch d.status {
+	case http.StatusTooManyRequests:
+		return l.tooMany(&d.res)
+	case http.StatusServiceUnavailable:
+		x := &denial{cause: denied{res: d.res, policy: l.name, err: d.err}}
+		x.rej = core.Rejection{Status: d.status, Detail: "The rate limiter is unavailable; try again shortly.", Err: &x.cause}
+		return &x.rej
+	case http.StatusBadRequest:
+		return &core.Rejection{Status: d.status, Detail: strings.TrimPrefix(d.err.Error(), "ratelimit: "), Err: d.err}
+	}
+	return &core.Rejection{Status: http.StatusInternalServerError, Detail: "The rate limiter failed.", Err: d.err}
+}
+
+// Canonical header field names, as the Rejection's Header must hold them.
+const (
+	hdrPolicy         = "Ratelimit-Policy"
+	hdrRateLimit      = "Ratelimit"
+	hdrRetryAfter     = "Retry-After"
+	hdrLegacyLimit    = "X-Ratelimit-Limit"
+	hdrLegacyRemain   = "X-Ratelimit-Remaining"
+	hdrLegacyResetsIn = "X-Ratelimit-Reset"
+)
+
+// tooMany returns the 429 of a denial.
+func (l *Limiter) tooMany(res *Result) *core.Rejection {
+	x := &denial{cause: denied{res: *res, policy: l.name}}
+	h := make(http.Header, 6)
+	set := func(i int, name, v string) {
+		x.vals[i] = v
+		h[name] = x.vals[i : i+1 : i+1]
+	}
+	set(0, hdrPolicy, l.policy)
+	set(1, hdrRateLimit, rateLimitHeader(res.States))
+	detail := l.exceededDetail(res.Limit.Name)
+	if res.Never() {
+		detail += "; this request's cost exceeds the limit and can never be admitted."
+	} else {
+		secs := strconv.FormatInt(max(ceilSeconds(res.RetryAfter), 1), 10)
+		if res.RetryAfter > 0 {
+			set(2, hdrRetryAfter, secs)
+		}
+		detail += "; retry in " + secs + " s."
+	}
+	if l.legacy {
+		set(3, hdrLegacyLimit, strconv.Itoa(res.Limit.Rate))
+		set(4, hdrLegacyRemain, strconv.Itoa(res.Remaining))
+		set(5, hdrLegacyResetsIn, strconv.FormatInt(ceilSeconds(res.ResetAfter), 10))
+	}
+	x.rej = core.Rejection{Status: http.StatusTooManyRequests, Detail: detail, Header: h, Err: &x.cause}
+	return &x.rej
+}
+
+// exceededDetail returns the start of the detail of a 429 from the limit
+// named name: `Rate limit "name" of 10 per 1m0s exceeded`.
+func (l *Limiter) exceededDetail(name string) string {
+	for i := range l.limits {
+		if l.limits[i].Name == name {
+			return l.exceeded[i]
+		}
+	}
+	return "Rate limit " + strconv.Quote(name) + " exceeded" // unreachable: every Result names one of l.limits
+}
+
+func exceededDetails(limits []Limit) []string {
+	out := make([]string, len(limits))
+	for i, lim := range limits {
+		out[i] = "Rate limit " + strconv.Quote(lim.Name) + " of " + strconv.Itoa(lim.Rate) + " per " + lim.Period.String() + " exceeded"
+	}
+	return out
+}
+
+// policyHeader returns the RateLimit-Policy value of limits:
+// `"name";q=10;w=60` for each.
+func policyHeader(limits []Limit) string {
 	var b strings.Builder
-	for i, st := range d.Result.States {
+	for i, lim := range limits {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`"` + lim.Name + `";q=` + strconv.Itoa(lim.Rate) + ";w=" + strconv.FormatInt(ceilSeconds(lim.Period), 10))
+	}
+	return b.String()
+}
+
+// rateLimitHeader returns the RateLimit value of states:
+// `"name";r=0;t=60` for each.
+func rateLimitHeader(states []State) string {
+	n := 0
+	for i := range states {
+		n += len(states[i].Limit.Name) + 32 // `, "";r=;t=` and two numbers
+	}
+	var b strings.Builder
+	b.Grow(n)
+	var num [20]byte
+	for i := range states {
+		st := &states[i]
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(`"`)
 		b.WriteString(st.Limit.Name)
 		b.WriteString(`";r=`)
-		b.WriteString(strconv.Itoa(st.Remaining))
+		b.Write(strconv.AppendInt(num[:0], int64(st.Remaining), 10))
 		b.WriteString(";t=")
-		b.WriteString(strconv.FormatInt(ceilSeconds(st.ResetAfter), 10))
+		b.Write(strconv.AppendInt(num[:0], ceilSeconds(st.ResetAfter), 10))
 	}
-	h.Set("RateLimit", b.String())
-	if d.Status == http.StatusTooManyRequests && d.Result.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.FormatInt(max(ceilSeconds(d.Result.RetryAfter), 1), 10))
-	}
-	if m.opts.LegacyHeaders {
-		h.Set("X-RateLimit-Limit", strconv.Itoa(d.Result.Limit.Rate))
-		h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Result.Remaining))
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(ceilSeconds(d.Result.ResetAfter), 10))
-	}
-}
-
-// CustomRejection reports whether OnDenied replaces the default 429 body.
-func (m *Middleware) CustomRejection() bool { return m.opts.OnDenied != nil }
-
-// Problem returns the application/problem+json body of a rejection.
-func (m *Middleware) Problem(d Decision) []byte {
-	return m.problem(d).Body()
-}
-
-func (m *Middleware) problem(d Decision) problem.Details {
-	switch d.Status {
-	case http.StatusTooManyRequests:
-		res := d.Result
-		detail := "Rate limit " + strconv.Quote(res.Limit.Name) + " of " + strconv.Itoa(res.Limit.Rate) +
-			" per " + res.Limit.Period.String() + " exceeded"
-		if res.Never() {
-			detail += "; this request's cost exceeds the limit and can never be admitted"
-		} else {
-			detail += "; retry in " + strconv.FormatInt(max(ceilSeconds(res.RetryAfter), 1), 10) + " s"
-		}
-		return problem.New(d.Status, detail+".")
-	case http.StatusServiceUnavailable:
-		return problem.New(d.Status, "The rate limiter is unavailable; try again shortly.")
-	case http.StatusBadRequest:
-		return problem.New(d.Status, strings.TrimPrefix(d.Err.Error(), "ratelimit: "))
-	}
-	return problem.New(http.StatusInternalServerError, "The rate limiter failed.")
-}
-
-// Reject writes the response to a request d does not allow: the headers,
-// then OnDenied's response for a 429 when set, else a problem+json body.
-func (m *Middleware) Reject(w http.ResponseWriter, r *http.Request, d Decision) {
-	m.SetHeaders(w.Header(), d)
-	if d.Status == http.StatusTooManyRequests && m.opts.OnDenied != nil {
-		m.opts.OnDenied(w, r, d.Result)
-		return
-	}
-	problem.Write(w, m.problem(d))
+	return b.String()
 }
 
 // ceilSeconds returns d in whole seconds, rounded up.

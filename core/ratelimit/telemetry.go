@@ -5,6 +5,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
@@ -32,8 +33,8 @@ type instruments struct {
 	spanStart []trace.SpanStartOption
 }
 
-func newInstruments(name string, opts Options) *instruments {
-	t := telemetry.New("ratelimit", opts.MeterProvider, opts.TracerProvider)
+func newInstruments(name string, res *settings.Resolved) *instruments {
+	t := telemetry.New("ratelimit", res.MeterProvider, res.TracerProvider)
 	in := &instruments{t: t, policy: telemetry.Policy.String(name), outcomes: map[string]metric.MeasurementOption{}}
 	in.decisions = t.Counter("redisware.ratelimit.decisions", "{decision}",
 		"Rate-limit decisions, by policy and outcome (allowed, denied, shadow_denied, failed_open, failed_closed).")

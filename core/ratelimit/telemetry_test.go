@@ -16,6 +16,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/ratelimit"
 	"github.com/redisware/redisware/core/redistest"
 )
@@ -68,37 +69,43 @@ func TestTelemetry(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	clk := newClock()
-	l, err := ratelimit.New(srv.Client(), ratelimit.Options{Name: "api", Prefix: srv.Prefix, Clock: clk.Now, Timeout: 2 * time.Second,
-		Limits: []ratelimit.Limit{ratelimit.PerMinute(2)}, MeterProvider: mp, TracerProvider: tp, Logger: logger})
+	shared := core.Settings{Prefix: srv.Prefix, Timeout: 2 * time.Second, MeterProvider: mp, TracerProvider: tp, Logger: logger}
+	opts := ratelimit.Options{Settings: shared, Name: "api", Clock: clk.Now, Limits: []ratelimit.Limit{ratelimit.PerMinute(2)}}
+	l, err := ratelimit.New(srv.Client(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mw, _ := ratelimit.NewMiddleware(l, ratelimit.MiddlewareOptions{})
-	shadow, _ := ratelimit.NewMiddleware(l, ratelimit.MiddlewareOptions{Shadow: true})
+	// The same policy in shadow mode: it shares l's counts in Redis, and
+	// has a deny cache of its own.
+	opts.Shadow = true
+	shadow, err := ratelimit.New(srv.Client(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The request's own span, as otelhttp would make it: decision spans are
 	// its children.
 	parent, root := tp.Tracer("test").Start(context.Background(), "request")
 	defer root.End()
-	send := func(m *ratelimit.Middleware, addr string) {
+	send := func(l *ratelimit.Limiter, addr string) {
 		r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(parent)
 		r.RemoteAddr = addr + ":1234"
-		m.Decide(r, "/")
+		l.ServeHTTP(httptest.NewRecorder(), r, http.NotFoundHandler())
 	}
 	for i := 0; i < 5; i++ {
-		send(mw, "203.0.113.7") // 2 allowed, 1 denied by Redis, 2 from the deny cache
+		send(l, "203.0.113.7") // 2 allowed, 1 denied by Redis, 2 from the deny cache
 	}
+	send(shadow, "203.0.113.7")  // denied by Redis, counted as a shadow denial
 	send(shadow, "203.0.113.7")  // the deny cache, counted as a shadow denial
 	send(shadow, "198.51.100.9") // allowed
-	failing, _ := ratelimit.New(redistest.Hung(t), ratelimit.Options{Name: "api", Timeout: 30 * time.Millisecond,
-		Limits: []ratelimit.Limit{ratelimit.PerMinute(2)}, MeterProvider: mp, TracerProvider: tp, Logger: logger})
-	fm, _ := ratelimit.NewMiddleware(failing, ratelimit.MiddlewareOptions{})
-	send(fm, "203.0.113.7") // fails open
+	shared.Timeout = 30 * time.Millisecond
+	failing, _ := ratelimit.New(redistest.Hung(t), ratelimit.Options{Settings: shared, Name: "api", Limits: []ratelimit.Limit{ratelimit.PerMinute(2)}})
+	send(failing, "203.0.113.7") // fails open
 
 	counts, hists := sums(t, reader)
 	want := map[string]int64{
 		"redisware.ratelimit.decisions|redisware.component=ratelimit,redisware.outcome=allowed,redisware.policy=api":       3,
 		"redisware.ratelimit.decisions|redisware.component=ratelimit,redisware.outcome=denied,redisware.policy=api":        3,
-		"redisware.ratelimit.decisions|redisware.component=ratelimit,redisware.outcome=shadow_denied,redisware.policy=api": 1,
+		"redisware.ratelimit.decisions|redisware.component=ratelimit,redisware.outcome=shadow_denied,redisware.policy=api": 2,
 		"redisware.ratelimit.decisions|redisware.component=ratelimit,redisware.outcome=failed_open,redisware.policy=api":   1,
 		"redisware.ratelimit.deny_cache.hits|redisware.component=ratelimit,redisware.policy=api":                           3,
 	}
@@ -112,8 +119,8 @@ func TestTelemetry(t *testing.T) {
 	}
 	okCalls := hists["redisware.redis.duration|redisware.component=ratelimit,redisware.operation=allow,redisware.outcome=ok"]
 	errCalls := hists["redisware.redis.duration|redisware.component=ratelimit,redisware.operation=allow,redisware.outcome=error"]
-	if okCalls != 4 || errCalls != 1 { // 3 allowed + 1 denied reached Redis; 1 failed
-		t.Errorf("redis.duration counts: ok %d, error %d; want 4 and 1 (%v)", okCalls, errCalls, hists)
+	if okCalls != 5 || errCalls != 1 { // 3 allowed + 2 denied reached Redis; 1 failed
+		t.Errorf("redis.duration counts: ok %d, error %d; want 5 and 1 (%v)", okCalls, errCalls, hists)
 	}
 	ended := spans.Ended()
 	for _, s := range ended {
@@ -121,8 +128,8 @@ func TestTelemetry(t *testing.T) {
 			t.Errorf("span %q is not a child of the request's span", s.Name())
 		}
 	}
-	if len(ended) != 8 {
-		t.Fatalf("%d spans, want one per decision (8)", len(ended))
+	if len(ended) != 9 {
+		t.Fatalf("%d spans, want one per decision (9)", len(ended))
 	}
 	outcomes := map[string]int{}
 	for _, s := range ended {
@@ -138,7 +145,7 @@ func TestTelemetry(t *testing.T) {
 			}
 		}
 	}
-	if outcomes["allowed"] != 3 || outcomes["denied"] != 3 || outcomes["shadow_denied"] != 1 || outcomes["failed_open"] != 1 {
+	if outcomes["allowed"] != 3 || outcomes["denied"] != 3 || outcomes["shadow_denied"] != 2 || outcomes["failed_open"] != 1 {
 		t.Errorf("span outcomes %v", outcomes)
 	}
 	if !strings.Contains(logs.String(), "level=WARN") {

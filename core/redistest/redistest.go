@@ -3,6 +3,10 @@
 // server or on a real Redis Cluster, chosen by environment variables:
 //
 //   - REDISWARE_CLUSTER_ADDRS set (comma-separated host:port list): a Cluster;
+//   - else REDISWARE_SENTINEL_ADDRS set (comma-separated host:port list of
+//     sentinels; the master's name in REDISWARE_SENTINEL_MASTER, default
+//     "mymaster"): the master that Sentinel names, followed through
+//     failovers;
 //   - else REDISWARE_REDIS_ADDR set (host:port, or a redis:// or rediss:// URL):
 //     a single Redis server;
 //   - else neither: a fresh miniredis started for the test and closed at its end.
@@ -47,6 +51,20 @@ const EnvRedisAddr = "REDISWARE_REDIS_ADDR"
 // precedence over EnvRedisAddr; setting both fails the test.
 const EnvClusterAddrs = "REDISWARE_CLUSTER_ADDRS"
 
+// EnvSentinelAddrs names the environment variable that selects a master
+// monitored by Redis Sentinel: a comma-separated list of the sentinels'
+// host:port. The master's name is in EnvSentinelMaster.
+const EnvSentinelAddrs = "REDISWARE_SENTINEL_ADDRS"
+
+// EnvSentinelMaster names the environment variable that holds the name of
+// the master the sentinels of EnvSentinelAddrs monitor; empty means
+// DefaultSentinelMaster.
+const EnvSentinelMaster = "REDISWARE_SENTINEL_MASTER"
+
+// DefaultSentinelMaster is the master name used when EnvSentinelMaster is
+// empty.
+const DefaultSentinelMaster = "mymaster"
+
 // Topology names the kind of Redis a Server stands for.
 type Topology string
 
@@ -58,6 +76,9 @@ const (
 	Single Topology = "redis"
 	// Cluster is a real Redis Cluster, named by EnvClusterAddrs.
 	Cluster Topology = "cluster"
+	// Sentinel is a real Redis master found through the sentinels named by
+	// EnvSentinelAddrs; clients follow it through failovers.
+	Sentinel Topology = "sentinel"
 )
 
 // pingTimeout bounds the check that a configured server answers.
@@ -81,17 +102,18 @@ type Server struct {
 	// MATCH pattern. Keys under it are deleted when the test ends.
 	Prefix string
 
-	tb    testing.TB
-	mini  *miniredis.Miniredis // Miniredis topology only
-	env   string               // the variable that chose a real server
-	value string               // its value, for messages
-	addrs []string             // Cluster: seed nodes
-	opt   *redis.Options       // Single: template, copied for each client
+	tb     testing.TB
+	mini   *miniredis.Miniredis // Miniredis topology only
+	env    string               // the variable that chose a real server
+	value  string               // its value, for messages
+	addrs  []string             // Cluster: seed nodes; Sentinel: sentinels
+	master string               // Sentinel: the master's name
+	opt    *redis.Options       // Single: template, copied for each client
 }
 
 // New returns a Server for the test t, chosen from the environment (see the
-// package documentation). It fails t at once if both EnvClusterAddrs and
-// EnvRedisAddr are set, if a value cannot be parsed, or if the configured
+// package documentation). It fails t at once if more than one of
+// EnvClusterAddrs, EnvSentinelAddrs and EnvRedisAddr is set, if a value cannot be parsed, or if the configured
 // server does not answer PING within 2 seconds. Everything New and
 // Server.Client create is closed, and every key under Prefix deleted, by
 // t.Cleanup.
@@ -110,16 +132,26 @@ func newServer(t testing.TB, getenv func(string) string) (*Server, error) {
 	t.Helper()
 	s := &Server{tb: t, Prefix: newPrefix(t.Name())}
 	cluster := strings.TrimSpace(getenv(EnvClusterAddrs))
+	sentinel := strings.TrimSpace(getenv(EnvSentinelAddrs))
 	single := strings.TrimSpace(getenv(EnvRedisAddr))
+	var set []string
+	for _, e := range []struct{ name, value string }{{EnvClusterAddrs, cluster}, {EnvSentinelAddrs, sentinel}, {EnvRedisAddr, single}} {
+		if e.value != "" {
+			set = append(set, e.name)
+		}
+	}
 	switch {
-	case cluster != "" && single != "":
-		return nil, fmt.Errorf("redistest: both %s and %s are set; set one of them", EnvClusterAddrs, EnvRedisAddr)
+	case len(set) > 1:
+		return nil, fmt.Errorf("redistest: %s are set; set only one of them", strings.Join(set, " and "))
 	case cluster != "":
 		s.Topology, s.env, s.value = Cluster, EnvClusterAddrs, cluster
-		for a := range strings.SplitSeq(cluster, ",") {
-			if a = strings.TrimSpace(a); a != "" {
-				s.addrs = append(s.addrs, a)
-			}
+		s.addrs = splitAddrs(cluster)
+	case sentinel != "":
+		s.Topology, s.env, s.value = Sentinel, EnvSentinelAddrs, sentinel
+		s.addrs = splitAddrs(sentinel)
+		s.master = strings.TrimSpace(getenv(EnvSentinelMaster))
+		if s.master == "" {
+			s.master = DefaultSentinelMaster
 		}
 	case single != "":
 		s.Topology, s.env, s.value = Single, EnvRedisAddr, single
@@ -180,6 +212,16 @@ func (s *Server) ping(c redis.UniversalClient) error {
 	return nil
 }
 
+func splitAddrs(list string) []string {
+	var out []string
+	for a := range strings.SplitSeq(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // singleOptions parses the value of EnvRedisAddr: a redis:// or rediss://
 // URL, or a host:port.
 func singleOptions(value string) (*redis.Options, error) {
@@ -199,6 +241,15 @@ func (s *Server) newClient() redis.UniversalClient {
 	case Cluster:
 		return redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:                 s.addrs,
+			ContextTimeoutEnabled: true,
+			DialTimeout:           2 * time.Second,
+			ReadTimeout:           2 * time.Second,
+			WriteTimeout:          2 * time.Second,
+		})
+	case Sentinel:
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:            s.master,
+			SentinelAddrs:         s.addrs,
 			ContextTimeoutEnabled: true,
 			DialTimeout:           2 * time.Second,
 			ReadTimeout:           2 * time.Second,
@@ -224,8 +275,9 @@ func (s *Server) newClient() redis.UniversalClient {
 
 // Client returns a new client on the server, with a connection pool of its
 // own: call it several times to stand for several instances of an app. It
-// is a *redis.ClusterClient over all the configured nodes on a Cluster and a
-// *redis.Client otherwise, with ContextTimeoutEnabled set and dial, read and
+// is a *redis.ClusterClient over all the configured nodes on a Cluster, a
+// Sentinel failover *redis.Client on Sentinel, and a *redis.Client
+// otherwise, with ContextTimeoutEnabled set and dial, read and
 // write timeouts of 2 seconds. It is closed by the test's cleanup.
 func (s *Server) Client() redis.UniversalClient {
 	c := s.newClient()

@@ -202,13 +202,19 @@ func TestEnvSelection(t *testing.T) {
 			t.Fatalf("err = %v; want one naming both variables", err)
 		}
 	})
+	t.Run("sentinel and cluster", func(t *testing.T) {
+		_, err := newServer(t, env(map[string]string{EnvSentinelAddrs: "127.0.0.1:1", EnvClusterAddrs: "127.0.0.1:2"}))
+		if err == nil || !strings.Contains(err.Error(), EnvSentinelAddrs) || !strings.Contains(err.Error(), EnvClusterAddrs) {
+			t.Fatalf("err = %v; want one naming both variables", err)
+		}
+	})
 	t.Run("bad URL", func(t *testing.T) {
 		_, err := newServer(t, env(map[string]string{EnvRedisAddr: "redis://127.0.0.1:1/notadb"}))
 		if err == nil || !strings.Contains(err.Error(), EnvRedisAddr) {
 			t.Fatalf("err = %v; want one naming %s", err, EnvRedisAddr)
 		}
 	})
-	for _, name := range []string{EnvRedisAddr, EnvClusterAddrs} {
+	for _, name := range []string{EnvRedisAddr, EnvClusterAddrs, EnvSentinelAddrs} {
 		t.Run("unreachable "+name, func(t *testing.T) {
 			t.Parallel()
 			addr := Refused(t).(*redis.Client).Options().Addr

@@ -2,58 +2,51 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/metric"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/keys"
-	"github.com/redisware/redisware/core/internal/problem"
-	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
 // DenyList revokes stateless tokens (a JWT's "jti", say) before they
 // expire: an entry lives exactly as long as the token it revokes, so the
-// list never outgrows the tokens still valid. Safe for concurrent use.
+// list never outgrows the tokens still valid. Build it with NewDenyList;
+// it is safe for concurrent use.
 type DenyList struct {
-	client redis.UniversalClient
-	call   rediscall.Caller
+	set    *settings.Resolved
 	space  keys.Space
-	logger *slog.Logger
 	revoke *telemetry.RedisOp
 	check  *telemetry.RedisOp
 }
 
-// DenyListOptions configures a DenyList; every field is optional.
+// DenyListOptions configures a DenyList. Every field is optional.
 type DenyListOptions struct {
-	// Prefix starts every Redis key. Zero means "redisware:".
-	Prefix string
-	// Timeout bounds each Redis call. Zero means 100ms.
-	Timeout time.Duration
-	// Logger receives warnings for Redis failures. Zero means
-	// slog.Default().
-	Logger *slog.Logger
-	// MeterProvider receives redisware.redis.duration for the list's
-	// calls. Zero means the global provider.
-	MeterProvider metric.MeterProvider
+	// Settings are the deployment-wide settings (core.Settings): key
+	// prefix, call timeout, logger, error hook, telemetry providers,
+	// trusted proxies, secret and rejection writer. Copy the shared value
+	// in; a field set here after that applies to this deny list only.
+	//
+	// The list's Redis calls use Prefix and Timeout, and report failures
+	// to Logger and OnError; OnReject writes the rejections of the
+	// TokenGuards built on the list.
+	core.Settings
 }
 
-// NewDenyList returns a DenyList on client.
+// NewDenyList returns a DenyList on client, or an error that names the
+// first field of opts that cannot work (wrapping core.ErrConfig).
 func NewDenyList(client redis.UniversalClient, opts DenyListOptions) (*DenyList, error) {
-	if client == nil {
-		return nil, errors.New("session: nil Redis client")
+	set, err := settings.Resolve("session: deny list", client, opts.Settings)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	t := telemetry.New("session", opts.MeterProvider, nil)
-	return &DenyList{client: client, call: rediscall.New(client, opts.Timeout),
-		space: keys.NewSpace(opts.Prefix, "deny", ""), logger: opts.Logger,
+	t := telemetry.New(component, set.MeterProvider, set.TracerProvider)
+	return &DenyList{set: set, space: keys.NewSpace(set.Prefix, "deny", ""),
 		revoke: t.RedisOp("token_revoke"), check: t.RedisOp("token_check")}, nil
 }
 
@@ -67,8 +60,8 @@ func (d *DenyList) Revoke(ctx context.Context, tokenID string, expires time.Time
 	if ttl <= 0 {
 		return nil
 	}
-	err := d.call.DoMeasured(ctx, d.revoke, func(ctx context.Context) error {
-		return d.client.Set(ctx, d.key(tokenID), "1", ttl.Round(time.Millisecond)+time.Millisecond).Err()
+	err := d.set.Call.DoMeasured(ctx, d.revoke, func(ctx context.Context) error {
+		return d.set.Client.Set(ctx, d.key(tokenID), "1", ttl.Round(time.Millisecond)+time.Millisecond).Err()
 	})
 	if err != nil {
 		return d.fail(ctx, err)
@@ -79,9 +72,9 @@ func (d *DenyList) Revoke(ctx context.Context, tokenID string, expires time.Time
 // Revoked reports whether tokenID is denied, in one round trip.
 func (d *DenyList) Revoked(ctx context.Context, tokenID string) (bool, error) {
 	var n int64
-	err := d.call.DoMeasured(ctx, d.check, func(ctx context.Context) error {
+	err := d.set.Call.DoMeasured(ctx, d.check, func(ctx context.Context) error {
 		var err error
-		n, err = d.client.Exists(ctx, d.key(tokenID)).Result()
+		n, err = d.set.Client.Exists(ctx, d.key(tokenID)).Result()
 		return err
 	})
 	if err != nil {
@@ -92,59 +85,88 @@ func (d *DenyList) Revoked(ctx context.Context, tokenID string) (bool, error) {
 
 func (d *DenyList) fail(ctx context.Context, err error) error {
 	err = fmt.Errorf("%w: deny list: %w", ErrUnavailable, err)
-	d.logger.LogAttrs(ctx, slog.LevelWarn, "session: redis call failed", slog.Any("error", err))
+	d.set.Report(ctx, "session: redis call failed", err)
 	return err
 }
 
-// TokenGuard rejects requests whose bearer token is on a DenyList. Parsing
-// and verifying the token is the caller's: Parse returns its ID, or an
-// error for a missing or invalid token.
-type TokenGuard struct {
-	// Deny is the list to check.
-	Deny *DenyList
-	// Parse returns the ID ("jti") of the request's token; an error means
-	// the request carries no valid token and is answered 401.
+// TokenGuardOptions configures a TokenGuard.
+type TokenGuardOptions struct {
+	// Parse returns the ID ("jti") of the request's bearer token, once it
+	// has verified the token (its signature, issuer, audience and expiry:
+	// that is the caller's, the guard only checks the DenyList). An error
+	// means the request carries no valid token, and is answered 401; it
+	// is never shown to the client. Required.
 	Parse func(r *http.Request) (tokenID string, err error)
 }
 
-// Check returns nil when r may proceed, else the status (401 for a
-// missing, invalid or revoked token; 503 when the list cannot be read) and
-// the problem body to answer with.
-func (g *TokenGuard) Check(r *http.Request) (status int, body []byte) {
-	id, err := g.Parse(r)
-	if err != nil {
-		return http.StatusUnauthorized, problem.New(http.StatusUnauthorized, "A valid bearer token is required.").Body()
+// TokenGuard rejects requests whose bearer token is missing, invalid or on
+// a DenyList. It is the core.Middleware that nethttp.TokenGuard,
+// ginmw.TokenGuard and echomw.TokenGuard mount. Build it with
+// NewTokenGuard; it is safe for concurrent use.
+type TokenGuard struct {
+	deny  *DenyList
+	parse func(r *http.Request) (string, error)
+}
+
+var _ core.Middleware = (*TokenGuard)(nil)
+
+// NewTokenGuard returns a TokenGuard that checks the tokens opts.Parse
+// finds against deny, or an error naming the field that cannot work
+// (wrapping core.ErrConfig). Its rejections are written through deny's
+// Settings.OnReject.
+func NewTokenGuard(deny *DenyList, opts TokenGuardOptions) (*TokenGuard, error) {
+	const component = "session: token guard"
+	if deny == nil {
+		return nil, fmt.Errorf("%s: %w: nil DenyList", component, core.ErrConfig)
 	}
-	revoked, err := g.Deny.Revoked(r.Context(), id)
+	if opts.Parse == nil {
+		return nil, settings.Invalid(component, "Parse", "is nil; give the function that verifies a request's token and returns its ID")
+	}
+	return &TokenGuard{deny: deny, parse: opts.Parse}, nil
+}
+
+// bearerChallenge is the WWW-Authenticate field of every 401 (RFC 6750).
+const bearerChallenge = `Bearer error="invalid_token"`
+
+// unauthorized is the 401 rejection, with the Bearer challenge.
+func unauthorized(detail string, err error) *core.Rejection {
+	h := make(http.Header, 1)
+	h.Set("WWW-Authenticate", bearerChallenge)
+	return &core.Rejection{Status: http.StatusUnauthorized, Detail: detail, Header: h, Err: err}
+}
+
+// Serve runs next unless r must be rejected, and then returns the
+// rejection without writing anything: 401 (with WWW-Authenticate: Bearer
+// error="invalid_token") when Parse finds no valid token (Err is Parse's
+// error) or the token is revoked, and 503 (Err wraps ErrUnavailable) when
+// the deny list cannot be read, so a possibly revoked token never gets
+// through.
+func (g *TokenGuard) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) *core.Rejection {
+	id, err := g.parse(r)
+	if err != nil {
+		return unauthorized("A valid bearer token is required.", err)
+	}
+	revoked, err := g.deny.Revoked(r.Context(), id)
 	switch {
 	case err != nil:
-		return http.StatusServiceUnavailable, problem.New(http.StatusServiceUnavailable, "Token revocations cannot be checked; try again shortly.").Body()
+		return &core.Rejection{Status: http.StatusServiceUnavailable,
+			Detail: "Token revocations cannot be checked; try again shortly.", Err: err}
 	case revoked:
-		return http.StatusUnauthorized, problem.New(http.StatusUnauthorized, "This token has been revoked.").Body()
+		return unauthorized("This token has been revoked.", nil)
 	}
-	return 0, nil
+	next.ServeHTTP(w, r)
+	return nil
 }
 
-// ServeHTTP runs next unless Check rejects r, in which case it writes the
-// rejection (with WWW-Authenticate: Bearer on 401).
+// Reject writes rej, a rejection Serve returned: through the deny list's
+// Settings.OnReject when set, else as an RFC 9457 problem body.
+func (g *TokenGuard) Reject(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+	g.deny.set.Reject(w, r, rej)
+}
+
+// ServeHTTP is Serve, writing any rejection with Reject.
 func (g *TokenGuard) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	status, body := g.Check(r)
-	if status == 0 {
-		next.ServeHTTP(w, r)
-		return
+	if rej := g.Serve(w, r, next); rej != nil {
+		g.Reject(w, r, rej)
 	}
-	WriteRejection(w, status, body)
-}
-
-// WriteRejection writes a TokenGuard rejection: the problem body, and
-// WWW-Authenticate: Bearer on 401.
-func WriteRejection(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	if status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	}
-	h.Set("Content-Type", problem.ContentType)
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

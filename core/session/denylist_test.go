@@ -6,16 +6,37 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 )
+
+// bearer is a test Parse: the token is its own ID. A real Parse verifies a
+// JWT and returns its jti.
+func bearer(r *http.Request) (string, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return "", errors.New("no token")
+	}
+	return tok, nil
+}
+
+func newGuard(t *testing.T, d *DenyList) *TokenGuard {
+	t.Helper()
+	g, err := NewTokenGuard(d, TokenGuardOptions{Parse: bearer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
 
 func TestDenyList(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	d, err := NewDenyList(srv.Client(), DenyListOptions{Prefix: srv.Prefix, Logger: quiet})
+	d, err := NewDenyList(srv.Client(), DenyListOptions{Settings: core.Settings{Prefix: srv.Prefix, Logger: quiet}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,13 +57,7 @@ func TestDenyList(t *testing.T) {
 		t.Fatalf("entry TTL %v, want the token's remaining hour", ttl)
 	}
 
-	g := &TokenGuard{Deny: d, Parse: func(r *http.Request) (string, error) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			return "", errors.New("no token")
-		}
-		return tok, nil // a real Parse verifies a JWT and returns its jti
-	}}
+	g := newGuard(t, d)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	for tok, want := range map[string]int{"": 401, "jti-1": 401, "jti-2": 204} {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -54,16 +69,137 @@ func TestDenyList(t *testing.T) {
 		if w.Code != want {
 			t.Errorf("token %q: %d, want %d", tok, w.Code, want)
 		}
-		if want == 401 && w.Header().Get("WWW-Authenticate") == "" {
-			t.Errorf("token %q: 401 without WWW-Authenticate", tok)
+		if want == 401 && w.Header().Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+			t.Errorf("token %q: 401 with WWW-Authenticate %q", tok, w.Header().Get("WWW-Authenticate"))
+		}
+		if want == 401 && w.Header().Get("Content-Type") != core.ProblemContentType {
+			t.Errorf("token %q: 401 with Content-Type %q", tok, w.Header().Get("Content-Type"))
 		}
 	}
-	down, _ := NewDenyList(redistest.Hung(t), DenyListOptions{Timeout: 30 * time.Millisecond, Logger: quiet})
+	down, err := NewDenyList(redistest.Hung(t), DenyListOptions{Settings: core.Settings{Timeout: 30 * time.Millisecond, Logger: quiet}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Authorization", "Bearer jti-2")
 	w := httptest.NewRecorder()
-	(&TokenGuard{Deny: down, Parse: g.Parse}).ServeHTTP(w, r, ok)
-	if w.Code != http.StatusServiceUnavailable {
-		t.Fatalf("deny list down: %d, want 503 (never let a possibly revoked token through)", w.Code)
+	newGuard(t, down).ServeHTTP(w, r, ok)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("WWW-Authenticate") != "" {
+		t.Fatalf("deny list down: %d (WWW-Authenticate %q), want 503 (never let a possibly revoked token through)",
+			w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+}
+
+// Serve returns each rejection unwritten, in the one Rejection shape, and
+// Reject writes it through the deny list's OnReject; Redis failures reach
+// OnError.
+func TestTokenGuardRejections(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	var written []*core.Rejection
+	var reported atomic.Int64
+	shared := core.Settings{
+		Prefix: srv.Prefix,
+		Logger: quiet,
+		OnReject: func(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+			written = append(written, rej)
+			w.WriteHeader(rej.Status)
+			_, _ = w.Write([]byte("custom " + rej.Detail))
+		},
+		OnError: func(ctx context.Context, err error) {
+			if errors.Is(err, ErrUnavailable) {
+				reported.Add(1)
+			}
+		},
+	}
+	d, err := NewDenyList(srv.Client(), DenyListOptions{Settings: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Revoke(context.Background(), "jti-1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	shared.Timeout = 30 * time.Millisecond
+	down, err := NewDenyList(redistest.Hung(t), DenyListOptions{Settings: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran atomic.Int64
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran.Add(1) })
+	for _, tc := range []struct {
+		name, token string
+		deny        *DenyList
+		status      int
+		detail      string
+		errIs       error
+	}{
+		{"no token", "", d, 401, "A valid bearer token is required.", nil},
+		{"revoked", "jti-1", d, 401, "This token has been revoked.", nil},
+		{"list down", "jti-2", down, 503, "Token revocations cannot be checked; try again shortly.", ErrUnavailable},
+	} {
+		g := newGuard(t, tc.deny)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tc.token != "" {
+			r.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		rec := httptest.NewRecorder()
+		rej := g.Serve(rec, r, next)
+		if rej == nil || rej.Status != tc.status || rej.Detail != tc.detail || rec.Code != 200 || rec.Body.Len() != 0 {
+			t.Fatalf("%s: Serve = %+v, wrote %d %q", tc.name, rej, rec.Code, rec.Body)
+		}
+		if tc.errIs != nil && !errors.Is(rej, tc.errIs) {
+			t.Errorf("%s: rejection %v does not wrap %v", tc.name, rej, tc.errIs)
+		}
+		if tc.status == 401 && rej.Header.Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+			t.Errorf("%s: header %v", tc.name, rej.Header)
+		}
+		rec = httptest.NewRecorder()
+		g.ServeHTTP(rec, r, next)
+		if rec.Code != tc.status || rec.Body.String() != "custom "+tc.detail || written[len(written)-1].Status != tc.status {
+			t.Errorf("%s: ServeHTTP wrote %d %q, not through OnReject", tc.name, rec.Code, rec.Body)
+		}
+		if tc.status == 401 && rec.Header().Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+			t.Errorf("%s: OnReject saw no WWW-Authenticate on w: %v", tc.name, rec.Header())
+		}
+	}
+	if ran.Load() != 0 {
+		t.Fatalf("next ran %d times for rejected requests", ran.Load())
+	}
+	if reported.Load() != 2 {
+		t.Fatalf("OnError saw %d failures of the deny list, want 2 (Serve, ServeHTTP)", reported.Load())
+	}
+}
+
+// NewDenyList and NewTokenGuard fail up front, naming what cannot work.
+func TestNewDenyListAndTokenGuardReject(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"nil client", func() error { _, err := NewDenyList(nil, DenyListOptions{}); return err }(), "nil Redis client"},
+		{"bad proxy", func() error {
+			_, err := NewDenyList(srv.Client(), DenyListOptions{Settings: core.Settings{TrustedProxies: []string{"nope"}}})
+			return err
+		}(), "Settings.TrustedProxies"},
+		{"short secret", func() error {
+			_, err := NewDenyList(srv.Client(), DenyListOptions{Settings: core.Settings{Secret: []byte("short")}})
+			return err
+		}(), "Settings.Secret"},
+		{"nil deny list", func() error { _, err := NewTokenGuard(nil, TokenGuardOptions{Parse: bearer}); return err }(), "nil DenyList"},
+		{"nil Parse", func() error {
+			d, err := NewDenyList(srv.Client(), DenyListOptions{})
+			if err != nil {
+				return err
+			}
+			_, err = NewTokenGuard(d, TokenGuardOptions{})
+			return err
+		}(), "Options.Parse"},
+	} {
+		if !errors.Is(tc.err, core.ErrConfig) || !strings.Contains(tc.err.Error(), tc.want) || !strings.HasPrefix(tc.err.Error(), "session: ") {
+			t.Errorf("%s: error %v, want one naming %q and wrapping core.ErrConfig", tc.name, tc.err, tc.want)
+		}
 	}
 }

@@ -1,7 +1,8 @@
 // Package session keeps server-side sessions in Redis behind a cookie, as
 // OWASP's Session Management guidance asks, at one round trip per request.
 //
-//	sessions := session.New(rdb) // adjust its fields, then share it
+//	sessions, err := session.New(rdb, session.Options{Settings: shared})
+//	// handle err: it names the option that cannot work
 //	mux.Handle("/", nethttp.Session(sessions)(app))
 //
 //	func handler(w http.ResponseWriter, r *http.Request) {
@@ -42,13 +43,25 @@
 // for other plain-HTTP hosts. CookieOptions also offers the "__Host-"
 // prefix, Partitioned, Domain and browser-session cookies.
 //
-// If Redis cannot answer, the request gets ErrorFunc's answer (503 by
-// default) and the handler does not run: a user is never silently logged
-// out, nor handed an empty session that would then overwrite the real one.
+// Every option has a default (Lifetime 24 hours, IdleTimeout 30 minutes,
+// the cookie above), and New checks them all up front: a setting that
+// cannot work, such as a "__Host-" cookie with a Domain, is an error of New
+// that names the field, never a failure at request time. IdleTimeout zero
+// means its default; a negative IdleTimeout disables idle expiry.
+//
+// If Redis cannot answer, the request gets a 503 (Serve returns a
+// *core.Rejection whose Err wraps ErrUnavailable; Reject writes it through
+// Settings.OnReject, by default as an RFC 9457 problem body) and the
+// handler does not run: a user is never silently logged out, nor handed an
+// empty session that would then overwrite the real one. The same 503
+// replaces the handler's response when saving fails just before it
+// starts. Every Redis failure is logged and passed to Settings.OnError.
 //
 // DenyList and TokenGuard revoke stateless tokens (a JWT's jti) until
 // their own expiry, checked in one round trip; parsing and verifying the
-// token is left to a caller-supplied function.
+// token is left to TokenGuardOptions.Parse. The guard answers 401 with
+// WWW-Authenticate: Bearer error="invalid_token" to a missing, invalid or
+// revoked token, and 503 while the list cannot be read.
 //
 // Keys: <prefix>sess:{<id hash>} for a session bound to nobody,
 // <prefix>sess:{u.<user hash>}:s:<id hash> and the user's index

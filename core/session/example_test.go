@@ -1,26 +1,40 @@
 package session_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/session"
 )
 
-func ExampleManager_ServeHTTP() {
+// newRedis returns a client on a fresh in-process miniredis and a function
+// that closes both.
+func newRedis() (*redis.Client, func()) {
 	mr := miniredis.NewMiniRedis()
 	if err := mr.Start(); err != nil {
 		panic(err)
 	}
-	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
-	defer rdb.Close()
+	return rdb, func() { rdb.Close(); mr.Close() }
+}
 
-	sessions := session.New(rdb)
+func ExampleManager_ServeHTTP() {
+	rdb, done := newRedis()
+	defer done()
+
+	sessions, err := session.New(rdb, session.Options{})
+	if err != nil {
+		panic(err)
+	}
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
 		if r.URL.Path == "/login" {
@@ -48,11 +62,76 @@ func ExampleManager_ServeHTTP() {
 		return w.Body.String()
 	}
 	get("/login")
-	fmt.Println(cookie.HttpOnly, cookie.Secure, cookie.SameSite == http.SameSiteLaxMode)
+	fmt.Println(cookie.HttpOnly, cookie.Secure, cookie.SameSite == http.SameSiteLaxMode, cookie.MaxAge)
 	fmt.Println(get("/"))
 	fmt.Println(get("/"))
 	// Output:
-	// true true true
+	// true true true 1800
 	// alice visit 1
 	// alice visit 2
+}
+
+// New checks every option up front: a Manager it returns never fails a
+// request for its configuration.
+func ExampleNew() {
+	rdb, done := newRedis()
+	defer done()
+
+	shared := core.Settings{Prefix: "shop:"}
+	_, err := session.New(rdb, session.Options{
+		Settings: shared,
+		Cookie:   session.CookieOptions{HostPrefix: true, Domain: "example.com"},
+	})
+	fmt.Println(errors.Is(err, core.ErrConfig))
+	fmt.Println(err)
+
+	sessions, err := session.New(rdb, session.Options{
+		Settings:    shared,
+		Lifetime:    8 * time.Hour,
+		IdleTimeout: -1, // no idle expiry: only the 8 hours count
+		Cookie:      session.CookieOptions{HostPrefix: true},
+	})
+	fmt.Println(sessions != nil, err)
+	// Output:
+	// true
+	// session: invalid configuration: Options.Cookie.HostPrefix cannot be combined with Cookie.Domain: browsers accept a __Host- cookie only with Secure, Path=/ and no Domain
+	// true <nil>
+}
+
+func ExampleNewTokenGuard() {
+	rdb, done := newRedis()
+	defer done()
+
+	deny, err := session.NewDenyList(rdb, session.DenyListOptions{})
+	if err != nil {
+		panic(err)
+	}
+	guard, err := session.NewTokenGuard(deny, session.TokenGuardOptions{
+		Parse: func(r *http.Request) (string, error) {
+			// A real Parse verifies a JWT and returns its "jti".
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || tok == "" {
+				return "", errors.New("no bearer token")
+			}
+			return tok, nil
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	// Logging out revokes the token until its own expiry.
+	if err := deny.Revoke(context.Background(), "token-1", time.Now().Add(time.Hour)); err != nil {
+		panic(err)
+	}
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secret data") })
+	for _, token := range []string{"token-1", "token-2"} {
+		r := httptest.NewRequest(http.MethodGet, "/api", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		guard.ServeHTTP(w, r, api)
+		fmt.Println(token, w.Code, w.Header().Get("WWW-Authenticate"), w.Body.String())
+	}
+	// Output:
+	// token-1 401 Bearer error="invalid_token" {"type":"about:blank","title":"Unauthorized","status":401,"detail":"This token has been revoked."}
+	// token-2 200  secret data
 }

@@ -8,20 +8,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 
-	"github.com/redisware/redisware/core/internal/clientip"
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/keys"
-	"github.com/redisware/redisware/core/internal/problem"
-	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
@@ -57,26 +52,35 @@ var (
 // not answering in time.
 var ErrUnavailable = errors.New("session: store unavailable")
 
+// component names the package in the errors of New.
+const component = "session"
+
 // CookieOptions says how the session cookie is written. Every default is
 // the safe choice; see the package documentation for each attribute.
 type CookieOptions struct {
-	// Name of the cookie. Zero means "session", or "__Host-session" when
-	// HostPrefix is set.
+	// Name of the cookie, an RFC 6265 token. Zero means "session", or
+	// "__Host-session" when HostPrefix is set. A name starting with
+	// "__Host-" must meet HostPrefix's rules, and one starting with
+	// "__Secure-" cannot be Insecure, or browsers would drop the cookie.
 	Name string
 	// Domain, when set, shares the cookie with subdomains. Zero (the
 	// default) keeps it to the exact host, which is safer.
 	Domain string
-	// Path of the cookie. Zero means "/".
+	// Path of the cookie; it must start with "/". Zero means "/".
 	Path string
 	// Insecure drops the Secure attribute. Leave it false: browsers send
 	// Secure cookies to http://localhost too, so development works without
-	// it.
+	// it. It cannot be combined with HostPrefix, Partitioned or
+	// SameSite=None, which browsers accept only on Secure cookies.
 	Insecure bool
-	// SameSite of the cookie. Zero means http.SameSiteLaxMode.
+	// SameSite of the cookie. Zero means http.SameSiteLaxMode;
+	// http.SameSiteDefaultMode leaves the attribute out, so the browser's
+	// default applies.
 	SameSite http.SameSite
 	// HostPrefix names the cookie with the "__Host-" prefix, which browsers
 	// accept only with Secure, Path=/ and no Domain, so no subdomain can
-	// set or shadow it. It cannot be combined with Domain or Insecure.
+	// set or shadow it. It cannot be combined with Domain, Insecure, a
+	// Path other than "/", or a Name without the prefix.
 	HostPrefix bool
 	// Partitioned adds the Partitioned attribute (CHIPS), for sessions
 	// used inside third-party iframes.
@@ -86,104 +90,106 @@ type CookieOptions struct {
 	SessionOnly bool
 }
 
-// Manager loads and saves sessions for HTTP requests. Create it with New,
-// adjust the fields before first use, and share it; it is safe for
-// concurrent use. Each field says its default.
-type Manager struct {
+// Options configures a Manager. Every field is optional: zero means the
+// default each field names. New rejects, naming the field, any value that
+// cannot work.
+type Options struct {
+	// Settings are the deployment-wide settings (core.Settings): key
+	// prefix, call timeout, logger, error hook, telemetry providers,
+	// trusted proxies, secret and rejection writer. Copy the shared value
+	// in; a field set here after that applies to this manager only.
+	//
+	// TrustedProxies decides the client address recorded with a session
+	// (Info.Addr); OnReject writes the 503 a request gets when the store
+	// cannot answer; OnError sees every Redis failure.
+	core.Settings
 	// Lifetime is the absolute lifetime of a session, counted from login
-	// (or creation), after which it is dead however active it is. Default
-	// 24 hours.
+	// (or creation), after which it is dead however active it is. Zero
+	// means 24 hours. It must be at least a millisecond, the resolution of
+	// the times kept in Redis.
 	Lifetime time.Duration
 	// IdleTimeout ends a session that sees no request for this long. Zero
-	// disables it (then only Lifetime applies). Default 30 minutes, within
-	// OWASP's guidance for most applications.
+	// means 30 minutes, within OWASP's guidance for most applications; a
+	// negative value disables idle expiry, so only Lifetime applies. A
+	// positive value must be at least a millisecond and no longer than
+	// Lifetime, past which it could never end a session.
 	IdleTimeout time.Duration
-	// Cookie configures the session cookie.
+	// Cookie configures the session cookie; each of its fields says its
+	// default.
 	Cookie CookieOptions
-	// Codec encodes values for storage. Default JSONCodec.
+	// Codec encodes values for storage. Zero means JSONCodec.
 	Codec Codec
-	// ErrorFunc writes the response when the store cannot be reached (or
-	// fails): by default 503 with an application/problem+json body, so a
-	// user is never silently logged out.
-	ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
 	// MaxSessionsPerUser caps the sessions bound to one user; a login over
-	// the cap ends the user's oldest session. Zero means no cap.
+	// the cap ends the user's oldest session. Zero means no cap; it cannot
+	// be negative.
 	MaxSessionsPerUser int
-	// TrustedProxies lists the proxies whose X-Forwarded-For is believed
-	// when recording a session's address. Default none.
-	TrustedProxies []string
-	// Prefix starts every Redis key. Default "redisware:".
-	Prefix string
-	// Timeout bounds each Redis call. Default 100ms; negative means no
-	// deadline of our own.
-	Timeout time.Duration
-	// Clock, when set, supplies the time sent to Redis with each call; by
-	// default the scripts read the Redis server's clock. For tests and for
+	// Clock, when set, supplies the time sent to Redis with each call.
+	// Zero means the scripts read the Redis server's clock, which every
+	// instance of a fleet agrees on. Set it for tests, and for
 	// Redis-compatible servers that refuse TIME in scripts.
 	Clock func() time.Time
-	// Logger receives warnings for store failures. Default slog.Default().
-	// Session IDs and cookie values never appear in its lines.
-	Logger *slog.Logger
-	// MeterProvider receives the metrics (redisware.session.operations by
-	// outcome: created, renewed, destroyed, revoked;
-	// redisware.session.load_failures; redisware.redis.duration). Default
-	// the global provider, a no-op until the application installs an SDK.
-	MeterProvider metric.MeterProvider
-	// TracerProvider receives a span per request. Default the global
-	// provider.
-	TracerProvider trace.TracerProvider
-
-	client redis.UniversalClient
-	once   sync.Once
-	err    error
-	call   rediscall.Caller
-	space  keys.Space
-	ip     *clientip.Resolver
-	tel    *instruments
 }
 
-// New returns a Manager on client with the defaults documented on its
-// fields.
-func New(client redis.UniversalClient) *Manager {
-	return &Manager{
-		client:      client,
-		Lifetime:    24 * time.Hour,
-		IdleTimeout: 30 * time.Minute,
-		Codec:       JSONCodec{},
+// Manager loads and saves sessions for HTTP requests. It is the
+// core.Middleware that nethttp.Session, ginmw.Session and echomw.Session
+// mount. Build it with New and share it: it is safe for concurrent use.
+//
+// Its metrics go to Settings.MeterProvider: redisware.session.operations
+// by outcome (created, renewed, destroyed, revoked),
+// redisware.session.load_failures and redisware.redis.duration.
+// Settings.TracerProvider receives a span per request, made only as a
+// child of the request's span.
+type Manager struct {
+	set        *settings.Resolved
+	lifetime   time.Duration
+	idle       time.Duration // 0: no idle expiry
+	cookie     CookieOptions // defaults applied
+	codec      Codec
+	maxPerUser int
+	clock      func() time.Time
+	space      keys.Space
+	tel        *instruments
+}
+
+var _ core.Middleware = (*Manager)(nil)
+
+// New returns a Manager on client configured by opts, or an error that
+// names the first field of opts that cannot work (wrapping
+// core.ErrConfig). Nothing is checked later: a Manager New returned never
+// fails a request for its configuration.
+func New(client redis.UniversalClient, opts Options) (*Manager, error) {
+	set, err := settings.Resolve(component, client, opts.Settings)
+	if err != nil {
+		return nil, err
 	}
-}
-
-// Validate reports whether the Manager's fields can work. The middleware
-// calls it on first use and answers 500 to every request if they cannot;
-// call it at start-up to fail early.
-func (m *Manager) Validate() error {
-	m.once.Do(m.init)
-	return m.err
-}
-
-func (m *Manager) init() {
-	c := &m.Cookie
+	if err := validate(opts); err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		set:        set,
+		lifetime:   opts.Lifetime,
+		idle:       opts.IdleTimeout,
+		cookie:     opts.Cookie,
+		codec:      opts.Codec,
+		maxPerUser: opts.MaxSessionsPerUser,
+		clock:      opts.Clock,
+		space:      keys.NewSpace(set.Prefix, "sess", ""),
+		tel:        newInstruments(set.MeterProvider, set.TracerProvider),
+	}
+	if m.lifetime == 0 {
+		m.lifetime = defaultLifetime
+	}
 	switch {
-	case m.client == nil:
-		m.err = errors.New("session: nil Redis client")
-	case m.Lifetime <= 0:
-		m.err = fmt.Errorf("session: Lifetime %v must be positive", m.Lifetime)
-	case m.IdleTimeout < 0:
-		m.err = fmt.Errorf("session: IdleTimeout %v is negative", m.IdleTimeout)
-	case c.HostPrefix && (c.Domain != "" || c.Insecure || (c.Path != "" && c.Path != "/")):
-		m.err = errors.New("session: a __Host- cookie needs Secure, Path=/ and no Domain")
-	case c.SameSite == http.SameSiteNoneMode && c.Insecure:
-		m.err = errors.New("session: SameSite=None requires Secure")
-	case m.MaxSessionsPerUser < 0:
-		m.err = errors.New("session: MaxSessionsPerUser is negative")
+	case m.idle == 0:
+		m.idle = defaultIdleTimeout
+	case m.idle < 0:
+		m.idle = 0
 	}
-	if m.err != nil {
-		return
-	}
+	c := &m.cookie
 	if c.Name == "" {
 		c.Name = "session"
 		if c.HostPrefix {
-			c.Name = "__Host-session"
+			c.Name = hostPrefix + "session"
 		}
 	}
 	if c.Path == "" {
@@ -192,48 +198,139 @@ func (m *Manager) init() {
 	if c.SameSite == 0 {
 		c.SameSite = http.SameSiteLaxMode
 	}
-	if m.Codec == nil {
-		m.Codec = JSONCodec{}
+	if m.codec == nil {
+		m.codec = JSONCodec{}
 	}
-	if m.Logger == nil {
-		m.Logger = slog.Default()
+	return m, nil
+}
+
+// The defaults of Options.Lifetime and Options.IdleTimeout.
+const (
+	defaultLifetime    = 24 * time.Hour
+	defaultIdleTimeout = 30 * time.Minute
+)
+
+// Cookie name prefixes that browsers give rules of their own.
+const (
+	hostPrefix   = "__Host-"
+	securePrefix = "__Secure-"
+)
+
+// validate returns the error of New for the first of opts' own fields that
+// cannot work.
+func validate(opts Options) error {
+	invalid := func(field, format string, args ...any) error {
+		return settings.Invalid(component, field, format, args...)
 	}
-	if m.ErrorFunc == nil {
-		m.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-			problem.Write(w, problem.New(http.StatusServiceUnavailable, "Sessions are unavailable; try again shortly."))
+	lifetime := opts.Lifetime
+	switch {
+	case lifetime < 0:
+		return invalid("Lifetime", "is %v; give a positive duration, or zero for 24h", lifetime)
+	case lifetime > 0 && lifetime < time.Millisecond:
+		return invalid("Lifetime", "is %v, under a millisecond, the resolution of session times", lifetime)
+	case lifetime == 0:
+		lifetime = defaultLifetime
+	}
+	switch idle := opts.IdleTimeout; {
+	case idle > 0 && idle < time.Millisecond:
+		return invalid("IdleTimeout", "is %v, under a millisecond, the resolution of session times; set it negative to disable idle expiry", idle)
+	case idle > lifetime:
+		return invalid("IdleTimeout", "%v is longer than Options.Lifetime %v, so it could never end a session; shorten it, or set it negative to disable idle expiry", idle, lifetime)
+	}
+	if err := validateCookie(opts.Cookie, invalid); err != nil {
+		return err
+	}
+	if opts.MaxSessionsPerUser < 0 {
+		return invalid("MaxSessionsPerUser", "is %d; give a positive cap, or zero for none", opts.MaxSessionsPerUser)
+	}
+	return nil
+}
+
+func validateCookie(c CookieOptions, invalid func(field, format string, args ...any) error) error {
+	if c.Name != "" && (&http.Cookie{Name: c.Name, Value: "v"}).Valid() != nil {
+		return invalid("Cookie.Name", "%q is not a valid cookie name (an RFC 6265 token)", c.Name)
+	}
+	if c.Domain != "" && (&http.Cookie{Name: "n", Value: "v", Domain: c.Domain}).Valid() != nil {
+		return invalid("Cookie.Domain", "%q is not a valid cookie domain", c.Domain)
+	}
+	if c.Path != "" && (!strings.HasPrefix(c.Path, "/") || (&http.Cookie{Name: "n", Value: "v", Path: c.Path}).Valid() != nil) {
+		return invalid("Cookie.Path", "%q is not a cookie path starting with \"/\"", c.Path)
+	}
+	// Browsers match the prefixes without regard to case.
+	named := func(prefix string) bool {
+		return len(c.Name) >= len(prefix) && strings.EqualFold(c.Name[:len(prefix)], prefix)
+	}
+	if c.HostPrefix || named(hostPrefix) {
+		field := "Cookie.HostPrefix"
+		if !c.HostPrefix {
+			field = "Cookie.Name"
+		}
+		const why = "browsers accept a __Host- cookie only with Secure, Path=/ and no Domain"
+		switch {
+		case c.HostPrefix && c.Name != "" && !named(hostPrefix):
+			return invalid(field, "needs a Cookie.Name starting with %q (zero means %q); %q has none", hostPrefix, hostPrefix+"session", c.Name)
+		case c.Domain != "":
+			return invalid(field, "cannot be combined with Cookie.Domain: %s", why)
+		case c.Insecure:
+			return invalid(field, "cannot be combined with Cookie.Insecure: %s", why)
+		case c.Path != "" && c.Path != "/":
+			return invalid(field, "cannot be combined with Cookie.Path %q: %s", c.Path, why)
 		}
 	}
-	trusted, err := clientip.ParseTrusted(m.TrustedProxies)
-	if err != nil {
-		m.err = fmt.Errorf("session: %w", err)
-		return
+	if named(securePrefix) && c.Insecure {
+		return invalid("Cookie.Name", "%q cannot be combined with Cookie.Insecure: browsers accept a __Secure- cookie only with Secure", c.Name)
 	}
-	m.ip, _ = clientip.New(trusted, 128)
-	m.call = rediscall.New(m.client, m.Timeout)
-	m.space = keys.NewSpace(m.Prefix, "sess", "")
-	m.tel = newInstruments(m.MeterProvider, m.TracerProvider)
+	switch c.SameSite {
+	case 0, http.SameSiteDefaultMode, http.SameSiteLaxMode, http.SameSiteStrictMode:
+	case http.SameSiteNoneMode:
+		if c.Insecure {
+			return invalid("Cookie.SameSite", "None cannot be combined with Cookie.Insecure: browsers accept SameSite=None only with Secure")
+		}
+	default:
+		return invalid("Cookie.SameSite", "is %d, none of net/http's SameSite modes", c.SameSite)
+	}
+	if c.Partitioned && c.Insecure {
+		return invalid("Cookie.Partitioned", "cannot be combined with Cookie.Insecure: browsers accept a Partitioned cookie only with Secure")
+	}
+	return nil
+}
+
+// Reject writes rej, a rejection Serve returned: through
+// Settings.OnReject when set, else as an RFC 9457 problem body.
+func (m *Manager) Reject(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+	m.set.Reject(w, r, rej)
+}
+
+// unavailable is the rejection of a request whose session the store could
+// not load or save; err wraps ErrUnavailable.
+func unavailable(err error) *core.Rejection {
+	return &core.Rejection{
+		Status: http.StatusServiceUnavailable,
+		Detail: "Sessions are unavailable; try again shortly.",
+		Err:    err,
+	}
 }
 
 // now returns the argument that tells a script the time: the Clock's, in
 // milliseconds, or "" for the server's.
 func (m *Manager) now() interface{} {
-	if m.Clock != nil {
-		return m.Clock().UnixMilli()
+	if m.clock != nil {
+		return m.clock().UnixMilli()
 	}
 	return ""
 }
 
 func (m *Manager) fail(ctx context.Context, what string, err error) error {
 	err = fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
-	m.Logger.LogAttrs(ctx, slog.LevelWarn, "session: redis call failed", slog.Any("error", err))
+	m.set.Report(ctx, "session: redis call failed", err)
 	return err
 }
 
 // run calls script under the deadline, measured as op.
 func (m *Manager) run(ctx context.Context, op *telemetry.RedisOp, s *redis.Script, ks []string, args ...interface{}) (interface{}, error) {
 	var v interface{}
-	err := m.call.DoMeasured(ctx, op, func(ctx context.Context) error {
-		r, err := s.Run(ctx, m.client, ks, args...).Result()
+	err := m.set.Call.DoMeasured(ctx, op, func(ctx context.Context) error {
+		r, err := s.Run(ctx, m.set.Client, ks, args...).Result()
 		if errors.Is(err, redis.Nil) {
 			r, err = nil, nil
 		}

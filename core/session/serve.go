@@ -3,7 +3,6 @@ package session
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,7 +13,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/redisware/redisware/core/internal/problem"
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
@@ -37,11 +36,8 @@ const maxAgent = 256
 // adopted. The error, wrapping ErrUnavailable, means the store could not
 // answer: the request must not go on as if logged out.
 func (m *Manager) Load(r *http.Request) (*Session, error) {
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
 	s := newSession(m)
-	c, err := r.Cookie(m.Cookie.Name)
+	c, err := r.Cookie(m.cookie.Name)
 	if err != nil || c.Value == "" {
 		return s, nil
 	}
@@ -50,7 +46,7 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 		s.sentBad = true
 		return s, nil
 	}
-	v, err := m.run(r.Context(), m.tel.ops["load"], loadScript, []string{m.key(rf)}, m.now(), m.IdleTimeout.Milliseconds())
+	v, err := m.run(r.Context(), m.tel.ops["load"], loadScript, []string{m.key(rf)}, m.now(), m.idle.Milliseconds())
 	if err != nil {
 		if m.tel.t.On {
 			m.tel.loadFailures.Add(r.Context(), 1, m.tel.plain)
@@ -85,44 +81,8 @@ func msTime(v string) time.Time {
 	return time.UnixMilli(n)
 }
 
-// Rejection is the error Serve returns when it could not load the session;
-// nothing has been written, and the adapter writes it (Write) or hands it
-// to its framework.
-type Rejection struct {
-	// Err wraps ErrUnavailable, or says why the Manager is misconfigured.
-	Err error
-}
-
-// Status returns the response status: 503 when the store is unavailable,
-// 500 for a misconfigured Manager.
-func (rej *Rejection) Status() int {
-	if errors.Is(rej.Err, ErrUnavailable) {
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// Body returns the RFC 9457 problem body of the rejection.
-func (rej *Rejection) Body() []byte { return rej.problem().Body() }
-
-func (rej *Rejection) problem() problem.Details {
-	if rej.Status() == http.StatusServiceUnavailable {
-		return problem.New(http.StatusServiceUnavailable, "Sessions are unavailable; try again shortly.")
-	}
-	return problem.New(http.StatusInternalServerError, "Sessions are misconfigured.")
-}
-
-// Reject writes rej through ErrorFunc (for 503) or as a problem (500).
-func (m *Manager) Reject(w http.ResponseWriter, r *http.Request, rej *Rejection) {
-	if rej.Status() == http.StatusServiceUnavailable && m.ErrorFunc != nil {
-		m.ErrorFunc(w, r, rej.Err)
-		return
-	}
-	problem.Write(w, rej.problem())
-}
-
 // ServeHTTP runs next with the request's session in its context, and writes
-// a rejection itself when the session cannot be loaded.
+// a rejection itself (Reject) when the session cannot be loaded.
 func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	if rej := m.Serve(w, r, next); rej != nil {
 		m.Reject(w, r, rej)
@@ -131,15 +91,13 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Ha
 
 // Serve loads the session, runs next with it in the request's context and
 // a writer that saves the session (and sets the cookie) just before the
-// response starts, then saves any change made after that. It returns a
-// Rejection, without running next, when the session cannot be loaded. If
-// saving fails before the response started, the client gets ErrorFunc's
-// 503 instead of the handler's response, so it never believes a change was
-// kept that was not.
-func (m *Manager) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) *Rejection {
-	if err := m.Validate(); err != nil {
-		return &Rejection{Err: err}
-	}
+// response starts, then saves any change made after that. When the store
+// cannot load the session it returns a 503 rejection, whose Err wraps
+// ErrUnavailable, without running next or writing anything. If saving
+// fails just before the response starts, the client gets that 503
+// (written by Reject) instead of the handler's response, so it never
+// believes a change was kept that was not.
+func (m *Manager) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) *core.Rejection {
 	if !m.tel.t.On || !trace.SpanContextFromContext(r.Context()).IsValid() {
 		// A span is made only as a child of the request's span.
 		return m.serve(w, r, next)
@@ -159,10 +117,10 @@ func (m *Manager) Serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	return rej
 }
 
-func (m *Manager) serve(w http.ResponseWriter, r *http.Request, next http.Handler) *Rejection {
+func (m *Manager) serve(w http.ResponseWriter, r *http.Request, next http.Handler) *core.Rejection {
 	s, err := m.Load(r)
 	if err != nil {
-		return &Rejection{Err: err}
+		return unavailable(err)
 	}
 	sw := &writer{ResponseWriter: w, m: m, s: s, r: r}
 	next.ServeHTTP(sw, r.WithContext(NewContext(r.Context(), s)))
@@ -184,12 +142,12 @@ func (m *Manager) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		ctx := context.WithoutCancel(r.Context())
 		s.mu.Lock()
 		if s.renew && !s.destroy {
-			m.Logger.LogAttrs(ctx, slog.LevelError, "session: Renew or Login after the response started is ignored; call it before writing")
+			m.set.Logger.LogAttrs(ctx, slog.LevelError, "session: Renew or Login after the response started is ignored; call it before writing")
 			s.renew, s.login = false, nil
 		}
 		s.mu.Unlock()
 		if _, err := m.save(ctx, s, r); err != nil {
-			m.Logger.LogAttrs(ctx, slog.LevelWarn, "session: changes made after the response started were not saved", slog.Any("error", err))
+			m.set.Logger.LogAttrs(ctx, slog.LevelWarn, "session: changes made after the response started were not saved", slog.Any("error", err))
 		}
 	}
 	return nil
@@ -205,8 +163,8 @@ type writer struct {
 	failed    bool
 }
 
-// commit saves the session and sets the cookie; on failure it writes
-// ErrorFunc's response and reports false.
+// commit saves the session and sets the cookie; on failure it writes the
+// manager's 503 rejection and reports false.
 func (w *writer) commit() bool {
 	if w.committed {
 		return !w.failed
@@ -216,7 +174,7 @@ func (w *writer) commit() bool {
 	cookie, err := w.m.save(context.WithoutCancel(w.r.Context()), w.s, w.r)
 	if err != nil {
 		w.failed = true
-		w.m.ErrorFunc(w.ResponseWriter, w.r, err)
+		w.m.Reject(w.ResponseWriter, w.r, unavailable(err))
 		return false
 	}
 	if cookie != nil {
@@ -407,7 +365,7 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 		agent = agent[:maxAgent]
 	}
 	fields[fAgent] = agent
-	if addr, err := m.ip.ClientIP(r); err == nil {
+	if addr, err := m.set.IP.ClientIP(r); err == nil {
 		fields[fAddr] = addr.String()
 	}
 	id := newID()
@@ -423,7 +381,7 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 		delete(fields, fUser)
 		ks = append(ks, m.key(rf))
 	}
-	args := []interface{}{m.now(), m.IdleTimeout.Milliseconds(), deadline, m.Lifetime.Milliseconds(), base, rf.hash, m.MaxSessionsPerUser}
+	args := []interface{}{m.now(), m.idle.Milliseconds(), deadline, m.lifetime.Milliseconds(), base, rf.hash, m.maxPerUser}
 	for f, v := range fields {
 		args = append(args, f, v)
 	}
@@ -458,12 +416,12 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 // liveCookie returns the cookie of a stored session, refreshed so its
 // Max-Age follows the sliding idle expiry; nil when nothing would change.
 func (m *Manager) liveCookie(s *Session) *http.Cookie {
-	if m.Cookie.SessionOnly || m.IdleTimeout == 0 {
+	if m.cookie.SessionOnly || m.idle == 0 {
 		return nil // the cookie set at creation still says the truth
 	}
 	now := time.Now()
-	if m.Clock != nil {
-		now = m.Clock()
+	if m.clock != nil {
+		now = m.clock()
 	}
 	return m.cookieFor(s, now)
 }
@@ -471,10 +429,10 @@ func (m *Manager) liveCookie(s *Session) *http.Cookie {
 func (m *Manager) cookieFor(s *Session, now time.Time) *http.Cookie {
 	c := m.baseCookie()
 	c.Value = cookieValue(s.id, s.ref)
-	if !m.Cookie.SessionOnly {
+	if !m.cookie.SessionOnly {
 		left := s.deadline.Sub(now)
-		if m.IdleTimeout > 0 && m.IdleTimeout < left {
-			left = m.IdleTimeout
+		if m.idle > 0 && m.idle < left {
+			left = m.idle
 		}
 		c.MaxAge = max(int(left/time.Second), 1)
 	}
@@ -489,12 +447,12 @@ func (m *Manager) expiredCookie() *http.Cookie {
 
 func (m *Manager) baseCookie() *http.Cookie {
 	return &http.Cookie{
-		Name:        m.Cookie.Name,
-		Path:        m.Cookie.Path,
-		Domain:      m.Cookie.Domain,
+		Name:        m.cookie.Name,
+		Path:        m.cookie.Path,
+		Domain:      m.cookie.Domain,
 		HttpOnly:    true,
-		Secure:      !m.Cookie.Insecure,
-		SameSite:    m.Cookie.SameSite,
-		Partitioned: m.Cookie.Partitioned,
+		Secure:      !m.cookie.Insecure,
+		SameSite:    m.cookie.SameSite,
+		Partitioned: m.cookie.Partitioned,
 	}
 }

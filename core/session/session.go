@@ -57,7 +57,7 @@ func newSession(m *Manager) *Session {
 
 // Put stores v under key, encoded by the Manager's Codec.
 func (s *Session) Put(key string, v any) error {
-	data, err := s.m.Codec.Encode(v)
+	data, err := s.m.codec.Encode(v)
 	if err != nil {
 		return fmt.Errorf("session: encoding %q: %w", key, err)
 	}
@@ -78,7 +78,7 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	if err := s.m.Codec.Decode(data, dst); err != nil {
+	if err := s.m.codec.Decode(data, dst); err != nil {
 		return true, fmt.Errorf("session: decoding %q: %w", key, err)
 	}
 	return true, nil

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,18 +14,45 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func newManager(t *testing.T, srv *redistest.Server) *Manager {
+// testOptions returns the Options of a test's Manager on srv: its key
+// prefix, a quiet logger and a timeout fit for -race on two cores with many
+// requests at once.
+func testOptions(srv *redistest.Server) Options {
+	return Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: 5 * time.Second, Logger: quiet}}
+}
+
+// newManager returns a Manager on srv, with testOptions changed by edit.
+func newManager(t *testing.T, srv *redistest.Server, edit ...func(*Options)) *Manager {
 	t.Helper()
-	m := New(srv.Client())
-	m.Prefix = srv.Prefix
-	m.Timeout = 5 * time.Second // -race on two cores, many requests at once
-	m.Logger = quiet
-	if err := m.Validate(); err != nil {
+	opts := testOptions(srv)
+	for _, e := range edit {
+		e(&opts)
+	}
+	m, err := New(srv.Client(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// downManager returns a Manager on a Redis that never answers, with a short
+// timeout.
+func downManager(t *testing.T, s core.Settings) *Manager {
+	t.Helper()
+	if s.Timeout == 0 {
+		s.Timeout = 50 * time.Millisecond
+	}
+	if s.Logger == nil {
+		s.Logger = quiet
+	}
+	m, err := New(redistest.Hung(t), Options{Settings: s})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -85,12 +113,12 @@ func (c *client) do(target string) *httptest.ResponseRecorder {
 		r.Header.Set("User-Agent", c.ua)
 	}
 	if c.cookie != "" {
-		r.AddCookie(&http.Cookie{Name: c.m.Cookie.Name, Value: c.cookie})
+		r.AddCookie(&http.Cookie{Name: c.m.cookie.Name, Value: c.cookie})
 	}
 	w := httptest.NewRecorder()
 	c.m.ServeHTTP(w, r, c.h)
 	for _, ck := range w.Result().Cookies() {
-		if ck.Name == c.m.Cookie.Name {
+		if ck.Name == c.m.cookie.Name {
 			if ck.MaxAge < 0 {
 				c.cookie = ""
 			} else {
@@ -290,11 +318,12 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.U
 func TestExpiryAndCookie(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newManager(t, srv)
 	clk := &clock{now: time.Unix(1_800_000_000, 0)}
-	m.Clock = clk.Now
-	m.IdleTimeout = 10 * time.Minute
-	m.Lifetime = time.Hour
+	m := newManager(t, srv, func(o *Options) {
+		o.Clock = clk.Now
+		o.IdleTimeout = 10 * time.Minute
+		o.Lifetime = time.Hour
+	})
 	c := &client{t: t, m: m, h: app(t)}
 	w := c.do("/put?a=1")
 	if got := w.Header().Get("Set-Cookie"); got != "session="+c.cookie+"; Path=/; Max-Age=600; HttpOnly; Secure; SameSite=Lax" {
@@ -330,30 +359,22 @@ func TestExpiryAndCookie(t *testing.T) {
 	}
 
 	// Other cookie settings.
-	m2 := newManager(t, srv)
-	m2.Cookie = CookieOptions{HostPrefix: true, Partitioned: true, SameSite: http.SameSiteStrictMode}
-	m2.once = sync.Once{}
-	if err := m2.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	m2 := newManager(t, srv, func(o *Options) {
+		o.Cookie = CookieOptions{HostPrefix: true, Partitioned: true, SameSite: http.SameSiteStrictMode}
+	})
 	c2 := &client{t: t, m: m2, h: app(t)}
 	w = c2.do("/put?a=1")
 	if got := w.Header().Get("Set-Cookie"); got != "__Host-session="+c2.cookie+"; Path=/; Max-Age=1800; HttpOnly; Secure; SameSite=Strict; Partitioned" {
 		t.Fatalf("cookie %q", got)
 	}
-	m3 := newManager(t, srv)
-	m3.Cookie = CookieOptions{SessionOnly: true, Domain: "example.com"}
-	m3.once = sync.Once{}
+	m3 := newManager(t, srv, func(o *Options) { o.Cookie = CookieOptions{SessionOnly: true, Domain: "example.com"} })
 	c3 := &client{t: t, m: m3, h: app(t)}
 	w = c3.do("/put?a=1")
 	if got := w.Header().Get("Set-Cookie"); got != "session="+c3.cookie+"; Path=/; Domain=example.com; HttpOnly; Secure; SameSite=Lax" {
 		t.Fatalf("cookie %q", got)
 	}
-	bad := New(srv.Client())
-	bad.Cookie = CookieOptions{HostPrefix: true, Domain: "example.com"}
-	if bad.Validate() == nil {
-		t.Fatal("__Host- with a Domain accepted")
-	}
+	// (New's refusal of cookie settings browsers would drop is in
+	// TestNewRejectsInvalidOptions.)
 }
 
 // Log out everywhere: 20 sessions of one user, made through 4 instances,
@@ -405,8 +426,7 @@ func TestRevokeAll(t *testing.T) {
 func TestMaxSessionsPerUser(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	m := newManager(t, srv)
-	m.MaxSessionsPerUser = 3
+	m := newManager(t, srv, func(o *Options) { o.MaxSessionsPerUser = 3 })
 	var cs []*client
 	for i := 0; i < 5; i++ {
 		c := &client{t: t, m: m, h: app(t)}
@@ -436,9 +456,7 @@ func TestStoreDown(t *testing.T) {
 	c := &client{t: t, m: m, h: app(t)}
 	c.do("/login?user=frank")
 	c.do("/put?a=1")
-	down := New(redistest.Hung(t))
-	down.Timeout = 50 * time.Millisecond
-	down.Logger = quiet
+	down := downManager(t, core.Settings{})
 	var ran atomic.Bool
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran.Store(true) })
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -481,6 +499,200 @@ func TestRedisHoldsNoID(t *testing.T) {
 		}
 		if ttl := srv.Client().PTTL(ctx, k).Val(); ttl <= 0 {
 			t.Fatalf("%s has no TTL", k)
+		}
+	}
+}
+
+// New fails up front for every option that cannot work, with an error
+// that names the field and wraps core.ErrConfig.
+func TestNewRejectsInvalidOptions(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	for _, tc := range []struct {
+		field string // what the error must name
+		opts  Options
+	}{
+		{"Settings.TrustedProxies", Options{Settings: core.Settings{TrustedProxies: []string{"10.0.0.0/8", "not-an-address"}}}},
+		{"Settings.Secret", Options{Settings: core.Settings{Secret: []byte("too short")}}},
+		{"Options.Lifetime", Options{Lifetime: -time.Hour}},
+		{"Options.Lifetime", Options{Lifetime: time.Microsecond}},
+		{"Options.IdleTimeout", Options{IdleTimeout: time.Microsecond}},
+		{"Options.IdleTimeout", Options{Lifetime: time.Hour, IdleTimeout: 2 * time.Hour}},
+		{"Options.IdleTimeout", Options{IdleTimeout: 25 * time.Hour}}, // over the default Lifetime
+		{"Options.MaxSessionsPerUser", Options{MaxSessionsPerUser: -1}},
+		{"Options.Cookie.Name", Options{Cookie: CookieOptions{Name: "my session"}}},
+		{"Options.Cookie.Name", Options{Cookie: CookieOptions{Name: "__Host-sid", Domain: "example.com"}}},
+		{"Options.Cookie.Name", Options{Cookie: CookieOptions{Name: "__secure-sid", Insecure: true}}},
+		{"Options.Cookie.Domain", Options{Cookie: CookieOptions{Domain: "exa mple.com"}}},
+		{"Options.Cookie.Path", Options{Cookie: CookieOptions{Path: "app"}}},
+		{"Options.Cookie.Path", Options{Cookie: CookieOptions{Path: "/a;b"}}},
+		{"Options.Cookie.HostPrefix", Options{Cookie: CookieOptions{HostPrefix: true, Domain: "example.com"}}},
+		{"Options.Cookie.HostPrefix", Options{Cookie: CookieOptions{HostPrefix: true, Insecure: true}}},
+		{"Options.Cookie.HostPrefix", Options{Cookie: CookieOptions{HostPrefix: true, Path: "/app"}}},
+		{"Options.Cookie.HostPrefix", Options{Cookie: CookieOptions{HostPrefix: true, Name: "sid"}}},
+		{"Options.Cookie.SameSite", Options{Cookie: CookieOptions{SameSite: http.SameSiteNoneMode, Insecure: true}}},
+		{"Options.Cookie.SameSite", Options{Cookie: CookieOptions{SameSite: http.SameSite(9)}}},
+		{"Options.Cookie.Partitioned", Options{Cookie: CookieOptions{Partitioned: true, Insecure: true}}},
+	} {
+		m, err := New(srv.Client(), tc.opts)
+		if m != nil || !errors.Is(err, core.ErrConfig) || !strings.HasPrefix(err.Error(), "session: ") || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("New(%+v) = %v, %v; want an error naming %s", tc.opts, m, err, tc.field)
+		}
+	}
+	if _, err := New(nil, Options{}); !errors.Is(err, core.ErrConfig) || !strings.Contains(err.Error(), "nil Redis client") {
+		t.Errorf("New(nil) = %v", err)
+	}
+	// Valid neighbours of the cases above.
+	for _, opts := range []Options{
+		{},
+		{Lifetime: time.Millisecond, IdleTimeout: -1},
+		{Lifetime: time.Hour, IdleTimeout: time.Hour},
+		{Lifetime: time.Minute}, // shorter than the default idle timeout, which then never applies
+		{Cookie: CookieOptions{HostPrefix: true, Name: "__Host-sid", Path: "/"}},
+		{Cookie: CookieOptions{Name: "__Secure-sid", Domain: "example.com", Path: "/app"}},
+		{Cookie: CookieOptions{SameSite: http.SameSiteNoneMode, Partitioned: true}},
+		{Cookie: CookieOptions{SameSite: http.SameSiteDefaultMode, Insecure: true}},
+	} {
+		if _, err := New(srv.Client(), opts); err != nil {
+			t.Errorf("New(%+v): %v", opts, err)
+		}
+	}
+}
+
+// Zero IdleTimeout means 30 minutes; a negative one disables idle expiry,
+// leaving only Lifetime.
+func TestIdleTimeoutDefaultAndDisabled(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	def := newManager(t, srv, func(o *Options) { o.Clock = clk.Now })
+	c := &client{t: t, m: def, h: app(t)}
+	if sc := c.do("/put?a=1").Header().Get("Set-Cookie"); !strings.Contains(sc, "; Max-Age=1800;") {
+		t.Fatalf("default idle timeout: cookie %q, want Max-Age=1800", sc)
+	}
+	clk.Add(29 * time.Minute)
+	if got := c.do("/get?k=a").Body.String(); got != "1" {
+		t.Fatalf("dead after 29 idle minutes: %q", got)
+	}
+	clk.Add(30 * time.Minute)
+	if got := c.do("/get?k=a").Body.String(); got != "" {
+		t.Fatalf("alive after 30 idle minutes: %q", got)
+	}
+
+	off := newManager(t, srv, func(o *Options) {
+		o.Clock = clk.Now
+		o.Lifetime = 3 * time.Hour
+		o.IdleTimeout = -1
+	})
+	c = &client{t: t, m: off, h: app(t)}
+	if sc := c.do("/put?a=2").Header().Get("Set-Cookie"); !strings.Contains(sc, "; Max-Age=10800;") {
+		t.Fatalf("no idle timeout: cookie %q, want Max-Age of the lifetime", sc)
+	}
+	clk.Add(2 * time.Hour)
+	w := c.do("/get?k=a")
+	if w.Body.String() != "2" || w.Header().Get("Set-Cookie") != "" {
+		t.Fatalf("after 2 idle hours: %q, cookie %q", w.Body, w.Header().Get("Set-Cookie"))
+	}
+	clk.Add(time.Hour)
+	if got := c.do("/get?k=a").Body.String(); got != "" {
+		t.Fatalf("alive past its lifetime: %q", got)
+	}
+}
+
+// Settings.OnReject writes the 503 of a session that cannot be loaded, and
+// of one that cannot be saved just before the response starts; OnError
+// sees each failure.
+func TestOnRejectAndOnError(t *testing.T) {
+	t.Parallel()
+	var rejections []*core.Rejection
+	var reported []error
+	var mu sync.Mutex
+	m := downManager(t, core.Settings{
+		OnReject: func(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+			mu.Lock()
+			rejections = append(rejections, rej)
+			mu.Unlock()
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(rej.Status)
+			fmt.Fprint(w, "come back later")
+		},
+		OnError: func(ctx context.Context, err error) {
+			mu.Lock()
+			reported = append(reported, err)
+			mu.Unlock()
+		},
+	})
+	var ran atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ran.Add(1)
+		_ = FromContext(r.Context()).Put("a", "1")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"saved":true}`))
+	})
+
+	// Loading fails: Serve returns the rejection unwritten, ServeHTTP
+	// writes it through OnReject.
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(&http.Cookie{Name: "session", Value: newID()})
+	w := httptest.NewRecorder()
+	rej := m.Serve(w, r, h)
+	if rej == nil || rej.Status != 503 || rej.Detail != "Sessions are unavailable; try again shortly." || !errors.Is(rej, ErrUnavailable) || w.Body.Len() != 0 || ran.Load() != 0 {
+		t.Fatalf("Serve = %+v; wrote %q; handler ran %d", rej, w.Body, ran.Load())
+	}
+	w = httptest.NewRecorder()
+	m.ServeHTTP(w, r, h)
+	if w.Code != 503 || w.Body.String() != "come back later" || ran.Load() != 0 || len(rejections) != 1 {
+		t.Fatalf("load failure: %d %q, handler ran %d, %d rejections", w.Code, w.Body, ran.Load(), len(rejections))
+	}
+
+	// Saving fails as the response starts: the handler ran, but the client
+	// gets the 503, through OnReject, not the handler's response.
+	w = httptest.NewRecorder()
+	if rej := m.Serve(w, httptest.NewRequest(http.MethodGet, "/", nil), h); rej != nil {
+		t.Fatalf("Serve returned %v after the handler ran", rej)
+	}
+	if w.Code != 503 || w.Body.String() != "come back later" || ran.Load() != 1 || len(rejections) != 2 ||
+		!errors.Is(rejections[1], ErrUnavailable) || w.Header().Get("Set-Cookie") != "" {
+		t.Fatalf("save failure: %d %q %v, handler ran %d, %d rejections", w.Code, w.Body, w.Header(), ran.Load(), len(rejections))
+	}
+	if len(reported) != 3 {
+		t.Fatalf("OnError saw %d failures, want 3 (two loads, one save)", len(reported))
+	}
+	for _, err := range reported {
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("OnError got %v, not wrapping ErrUnavailable", err)
+		}
+	}
+
+	// Without OnReject, the save failure is the default problem body.
+	plain := downManager(t, core.Settings{})
+	w = httptest.NewRecorder()
+	plain.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil), h)
+	if w.Code != 503 || w.Header().Get("Content-Type") != core.ProblemContentType || !strings.Contains(w.Body.String(), "Sessions are unavailable") {
+		t.Fatalf("default save failure: %d %q %q", w.Code, w.Header().Get("Content-Type"), w.Body)
+	}
+}
+
+// Settings.TrustedProxies decides the address recorded with a session.
+func TestTrustedProxiesAddress(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	for _, tc := range []struct {
+		trusted []string
+		want    string
+	}{
+		{nil, "192.0.2.1"},
+		{[]string{"192.0.2.0/24"}, "198.51.100.7"},
+	} {
+		m := newManager(t, srv, func(o *Options) { o.TrustedProxies = tc.trusted })
+		user := fmt.Sprintf("proxied-%d", len(tc.trusted))
+		r := httptest.NewRequest(http.MethodGet, "/login?user="+user, nil)
+		r.RemoteAddr = "192.0.2.1:1"
+		r.Header.Set("X-Forwarded-For", "198.51.100.7")
+		m.ServeHTTP(httptest.NewRecorder(), r, app(t))
+		list, err := m.ListSessions(context.Background(), user)
+		if err != nil || len(list) != 1 || list[0].Addr != tc.want {
+			t.Fatalf("trusting %v: %+v, %v; want address %s", tc.trusted, list, err, tc.want)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 )
 
@@ -27,12 +27,10 @@ func TestTelemetry(t *testing.T) {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	var logs bytes.Buffer
-	m := newManager(t, srv)
-	m.MeterProvider, m.TracerProvider, m.Logger = mp, tp, slog.New(slog.NewTextHandler(&logs, nil))
-	m.once = sync.Once{}
-	if err := m.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	m := newManager(t, srv, func(o *Options) {
+		o.MeterProvider, o.TracerProvider, o.Logger = mp, tp, logger
+	})
 	parent, root := tp.Tracer("test").Start(context.Background(), "request")
 	defer root.End()
 	a := &client{t: t, m: m, h: app(t), ctx: parent}
@@ -47,8 +45,7 @@ func TestTelemetry(t *testing.T) {
 		t.Fatalf("RevokeAll = %d, %v", n, err)
 	}
 	cookies := []string{a.cookie, b.cookie}
-	down := New(redistest.Hung(t))
-	down.Timeout, down.MeterProvider, down.TracerProvider, down.Logger = 30*time.Millisecond, mp, tp, m.Logger
+	down := downManager(t, core.Settings{Timeout: 30 * time.Millisecond, MeterProvider: mp, TracerProvider: tp, Logger: logger})
 	r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(parent)
 	r.AddCookie(&http.Cookie{Name: "session", Value: a.cookie})
 	down.ServeHTTP(httptest.NewRecorder(), r, app(t)) // load failure

@@ -32,10 +32,13 @@ func newHandler(b app.Backend) (http.Handler, error) {
 	}
 	limited, orders, book, sessions := d.Limited, d.Orders, d.Book, d.Sessions
 	e := echo.New()
-	// Errors with a plain message become {"error": message}, as in the
-	// other two apps; the middleware's problem+json rejections keep their
-	// shape through Echo's default handler.
-	e.HTTPErrorHandler = func(err error, c echo.Context) {
+	// redisware's rejections are written as their core writes them (RFC
+	// 9457 problem bodies); other errors with a plain message become
+	// {"error": message}, as in the other two apps.
+	e.HTTPErrorHandler = echomw.ErrorHandler(func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return // answered already: by the handler, or inside a redisware middleware
+		}
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
 			if msg, ok := he.Message.(string); ok {
@@ -46,7 +49,7 @@ func newHandler(b app.Backend) (http.Handler, error) {
 			}
 		}
 		e.DefaultHTTPErrorHandler(err, c)
-	}
+	})
 	// app.Run serves e; these keep e.Start quiet too, should anyone use it.
 	e.HideBanner = true
 	e.HidePort = true
@@ -127,7 +130,7 @@ func newHandler(b app.Backend) (http.Handler, error) {
 		q := c.QueryParam("q")
 		app.SetCachedHeaders(c.Response().Header(), q)
 		return c.JSONBlob(http.StatusOK, cached.Lookup(q))
-	}, echomw.HTTPCache(cached.Middleware))
+	}, echomw.HTTPCache(cached.Cache))
 	e.POST("/cached/invalidate", func(c echo.Context) error {
 		status, body := cached.Invalidate(c.Request())
 		return c.JSONBlob(status, []byte(body))

@@ -112,7 +112,7 @@ func newHandler(b app.Backend) (http.Handler, error) {
 		c.JSON(http.StatusOK, app.SessionViews(list, s))
 	})
 	cached := d.Cached
-	r.Match([]string{http.MethodGet, http.MethodHead}, "/cached", ginmw.HTTPCache(cached.Middleware), func(c *gin.Context) {
+	r.Match([]string{http.MethodGet, http.MethodHead}, "/cached", ginmw.HTTPCache(cached.Cache), func(c *gin.Context) {
 		q := c.Query("q")
 		app.SetCachedHeaders(c.Writer.Header(), q)
 		c.Data(http.StatusOK, "application/json", cached.Lookup(q))

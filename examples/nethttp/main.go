@@ -109,7 +109,7 @@ func newHandler(b app.Backend) (http.Handler, error) {
 		writeJSONValue(w, http.StatusOK, app.SessionViews(list, s))
 	})))
 	cached := d.Cached
-	mux.Handle("GET /cached", nethttp.HTTPCache(cached.Middleware)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /cached", nethttp.HTTPCache(cached.Cache)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query().Get("q")
 		app.SetCachedHeaders(w.Header(), q)
 		writeJSON(w, http.StatusOK, string(cached.Lookup(q)))

@@ -99,16 +99,13 @@ func run(cfg app.Config, upstream *url.URL, logger *slog.Logger) error {
 // newProxy returns the caching reverse proxy to upstream on b, and its
 // cache (for invalidation, and to Close).
 func newProxy(upstream *url.URL, b app.Backend, logger *slog.Logger) (http.Handler, *httpcache.Cache, error) {
+	settings := b.Settings()
+	settings.Logger = logger
 	cache, err := httpcache.New(b.Client, httpcache.Options{
-		Name: "proxy", Prefix: b.Prefix, Timeout: b.Timeout,
-		StatusName: "redisware-proxy", KeepStale: keepStale, Logger: logger,
+		Settings: settings, Name: "proxy", StatusName: "redisware-proxy", KeepStale: keepStale,
+		Route: httpcache.Route{StaleIfError: staleIfError, SurrogateControl: true},
 	})
 	if err != nil {
-		return nil, nil, err
-	}
-	mw, err := httpcache.NewMiddleware(cache, httpcache.MiddlewareOptions{StaleIfError: staleIfError, SurrogateControl: true})
-	if err != nil {
-		_ = cache.Close()
 		return nil, nil, err
 	}
 	rp := &httputil.ReverseProxy{
@@ -118,7 +115,7 @@ func newProxy(upstream *url.URL, b app.Backend, logger *slog.Logger) (http.Handl
 		},
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	return nethttp.HTTPCache(mw)(rp), cache, nil
+	return nethttp.HTTPCache(cache)(rp), cache, nil
 }
 
 // upstreamFlag takes -upstream URL (or -upstream=URL, or the UPSTREAM_URL

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/httpcache"
 	"github.com/redisware/redisware/core/redistest"
 	"github.com/redisware/redisware/internal/conformance"
@@ -26,7 +27,7 @@ type cacheApp struct {
 	fail atomic.Bool // answer 500 instead
 }
 
-// newCacheApp serves, behind a cache with opts, /page (max-age=60, two
+// newCacheApp serves, behind a cache with opts (and opts.Route), /page (max-age=60, two
 // multi-value fields, Surrogate-Key), /private, /cookie, /etag (ETag and
 // Last-Modified), /swr (max-age=1, stale-while-revalidate and
 // stale-if-error), /slow (as /page, after 100 ms) and /items (POST
@@ -48,12 +49,8 @@ func newCacheApp(t *testing.T, a conformance.Adapter, opts httpcache.Options, hu
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	m, err := httpcache.NewMiddleware(c, httpcache.MiddlewareOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	app := &cacheApp{c: c}
-	app.h = a.HTTPCache(m, func(w http.ResponseWriter, r *http.Request) {
+	app.h = a.HTTPCache(c, func(w http.ResponseWriter, r *http.Request) {
 		n := app.runs.Add(1)
 		h := w.Header()
 		if r.Method == http.MethodPost {
@@ -201,6 +198,48 @@ func TestHTTPCacheConformance(t *testing.T) {
 				if rec := app.get(t, "/page", "Cache-Control: only-if-cached"); rec.Code != 200 {
 					t.Fatalf("only-if-cached with a stored response: %d", rec.Code)
 				}
+			})
+			t.Run("only-if-cached OnReject", func(t *testing.T) {
+				t.Parallel()
+				var rejected atomic.Int64
+				opts := httpcache.Options{}
+				opts.OnReject = func(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+					rejected.Add(1)
+					w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+					w.WriteHeader(rej.Status)
+					_, _ = fmt.Fprint(w, "not cached: ", r.URL.Path)
+				}
+				app := newCacheApp(t, a, opts, false)
+				rec := app.get(t, "/page", "Cache-Control: only-if-cached")
+				if rec.Code != 504 || rec.Body.String() != "not cached: /page" || rejected.Load() != 1 ||
+					!strings.Contains(cacheStatus(rec), "only-if-cached") {
+					t.Fatalf("only-if-cached with OnReject: %d %v %q", rec.Code, rec.Header(), rec.Body)
+				}
+				app.wantRuns(t, 0)
+			})
+			t.Run("route options", func(t *testing.T) {
+				t.Parallel()
+				// Options.Route applies to the routes the cache serves:
+				// tags from the request only, the tag field left alone.
+				opts := httpcache.Options{Route: httpcache.Route{
+					Tags:       func(r *http.Request) []string { return []string{"path:" + r.URL.Path} },
+					TagHeaders: []string{},
+				}}
+				app := newCacheApp(t, a, opts, false)
+				if rec := app.get(t, "/page"); rec.Header().Get("Surrogate-Key") != "page all" {
+					t.Fatalf("Surrogate-Key %q with no TagHeaders", rec.Header().Get("Surrogate-Key"))
+				}
+				if n, err := app.c.InvalidateTags(t.Context(), "page"); err != nil || n != 0 {
+					t.Fatalf("InvalidateTags(page) = %d, %v; want nothing tagged", n, err)
+				}
+				wantCacheHit(t, app.get(t, "/page"))
+				if n, err := app.c.InvalidateTags(t.Context(), "path:/page"); err != nil || n != 1 {
+					t.Fatalf("InvalidateTags(path:/page) = %d, %v", n, err)
+				}
+				if rec := app.get(t, "/page"); strings.Contains(cacheStatus(rec), "hit") {
+					t.Fatal("still stored")
+				}
+				app.wantRuns(t, 2)
 			})
 			t.Run("unsafe invalidates", func(t *testing.T) {
 				t.Parallel()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/idempotency"
 	"github.com/redisware/redisware/core/redistest"
 	"github.com/redisware/redisware/internal/conformance"
@@ -20,10 +21,20 @@ import (
 
 const idemKey = `"8e03978e-40d5-43e8-bc93-6894a57f9324"`
 
-// idemApp is a guarded test handler that counts its executions.
+// idemApp is a guarded test handler that counts its executions and
+// records the key it read with idempotency.KeyFromContext.
 type idemApp struct {
 	h    http.Handler
 	runs atomic.Int64
+
+	mu   sync.Mutex
+	keys []string // per execution: the claimed key, "(none)" if absent
+}
+
+func (app *idemApp) seenKeys() []string {
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	return append([]string(nil), app.keys...)
 }
 
 // newIdemApp serves a handler at /orders behind a guard with opts; the
@@ -50,6 +61,13 @@ func newIdemApp(t *testing.T, a conformance.Adapter, opts idempotency.Options, h
 	app := &idemApp{}
 	app.h = a.Idempotency(g, func(w http.ResponseWriter, r *http.Request) {
 		n := app.runs.Add(1)
+		key, ok := idempotency.KeyFromContext(r.Context())
+		if !ok {
+			key = "(none)"
+		}
+		app.mu.Lock()
+		app.keys = append(app.keys, key)
+		app.mu.Unlock()
 		body, _ := io.ReadAll(r.Body)
 		switch r.Header.Get("X-Behave") {
 		case "panic":
@@ -314,6 +332,37 @@ func TestIdempotencyConformance(t *testing.T) {
 				}
 				if n := app.runs.Load(); n != 3 {
 					t.Fatalf("handler ran %d times, want 3", n)
+				}
+			})
+			t.Run("key in context", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{}, false, nil)
+				app.do(t, idemReq{key: idemKey, body: "x"})                             // claimed
+				app.do(t, idemReq{key: idemKey, body: "x"})                             // replayed: no run
+				app.do(t, idemReq{body: "x"})                                           // no key
+				app.do(t, idemReq{method: http.MethodGet, key: "get-key"})              // unguarded
+				app.do(t, idemReq{method: http.MethodPatch, key: "patch-1", body: "x"}) // a bare token
+				want := []string{strings.Trim(idemKey, `"`), "(none)", "(none)", "patch-1"}
+				if got := app.seenKeys(); !reflect.DeepEqual(got, want) {
+					t.Fatalf("the handler read %q, want %q", got, want)
+				}
+			})
+			t.Run("custom rejection", func(t *testing.T) {
+				t.Parallel()
+				opts := idempotency.Options{Required: true}
+				opts.OnReject = func(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+					w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+					w.WriteHeader(rej.Status)
+					_, _ = io.WriteString(w, "refused: "+rej.Detail)
+				}
+				app := newIdemApp(t, a, opts, false, nil)
+				rec := app.do(t, idemReq{body: "x"})
+				if rec.Code != 400 || rec.Header().Get("Content-Type") != "text/plain; charset=utf-8" ||
+					rec.Body.String() != "refused: This request requires an Idempotency-Key header." {
+					t.Fatalf("%d %v %q", rec.Code, rec.Header(), rec.Body)
+				}
+				if n := app.runs.Load(); n != 0 {
+					t.Fatalf("handler ran %d times", n)
 				}
 			})
 			t.Run("redis unavailable", func(t *testing.T) {

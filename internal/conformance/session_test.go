@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 	"github.com/redisware/redisware/core/session"
 	"github.com/redisware/redisware/internal/conformance"
@@ -20,8 +22,10 @@ func TestSessionConformance(t *testing.T) {
 		t.Run(a.Name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
-			m := session.New(srv.Client())
-			m.Prefix, m.Timeout, m.Logger = srv.Prefix, 5*time.Second, quiet
+			m, err := session.New(srv.Client(), session.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: 5 * time.Second, Logger: quiet}})
+			if err != nil {
+				t.Fatal(err)
+			}
 			var runs atomic.Int64
 			h := a.Mount(m, func(s *session.Session, w http.ResponseWriter, r *http.Request) {
 				runs.Add(1)
@@ -96,8 +100,10 @@ func TestSessionConformance(t *testing.T) {
 			}
 
 			// Store down: 503 problem, handler not run.
-			down := session.New(redistest.Hung(t))
-			down.Timeout, down.Logger = 30*time.Millisecond, quiet
+			down, err := session.New(redistest.Hung(t), session.Options{Settings: core.Settings{Timeout: 30 * time.Millisecond, Logger: quiet}})
+			if err != nil {
+				t.Fatal(err)
+			}
 			dh := a.Mount(down, func(s *session.Session, w http.ResponseWriter, r *http.Request) { runs.Add(1000) }, "/s")
 			r := httptest.NewRequest(http.MethodGet, "/s", nil)
 			r.AddCookie(&http.Cookie{Name: "session", Value: anon})
@@ -106,6 +112,43 @@ func TestSessionConformance(t *testing.T) {
 			dh.ServeHTTP(rec, r)
 			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Content-Type") != "application/problem+json" || runs.Load() != before {
 				t.Fatalf("store down: %d %q, handler ran %v", rec.Code, rec.Header().Get("Content-Type"), runs.Load() != before)
+			}
+
+			// Store down, with Settings.OnReject: the 503 is written by it,
+			// whether loading fails or saving does as the response starts.
+			var rejected atomic.Int64
+			custom, err := session.New(redistest.Hung(t), session.Options{Settings: core.Settings{
+				Timeout: 30 * time.Millisecond,
+				Logger:  quiet,
+				OnReject: func(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+					if rej.Status == http.StatusServiceUnavailable && errors.Is(rej, session.ErrUnavailable) {
+						rejected.Add(1)
+					}
+					w.Header().Set("Content-Type", "text/plain")
+					w.WriteHeader(rej.Status)
+					_, _ = w.Write([]byte("sessions are resting"))
+				},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := a.Mount(custom, func(s *session.Session, w http.ResponseWriter, r *http.Request) {
+				_ = s.Put("name", "lost")
+				_, _ = w.Write([]byte("saved, or so I think"))
+			}, "/s")
+			for _, withCookie := range []bool{true, false} { // loading fails; saving fails
+				r := httptest.NewRequest(http.MethodPost, "/s", nil)
+				if withCookie {
+					r.AddCookie(&http.Cookie{Name: "session", Value: anon})
+				}
+				rec := httptest.NewRecorder()
+				ch.ServeHTTP(rec, r)
+				if rec.Code != http.StatusServiceUnavailable || rec.Body.String() != "sessions are resting" || rec.Header().Get("Content-Type") != "text/plain" {
+					t.Fatalf("OnReject (cookie %v): %d %q %q", withCookie, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+				}
+			}
+			if rejected.Load() != 2 {
+				t.Fatalf("OnReject wrote %d rejections, want 2", rejected.Load())
 			}
 		})
 	}

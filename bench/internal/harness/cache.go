@@ -19,6 +19,7 @@ import (
 	grcache "github.com/go-redis/cache/v9"
 	redisv8 "github.com/go-redis/redis/v8"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/httpcache"
 	"github.com/redisware/redisware/ginmw"
 )
@@ -84,11 +85,13 @@ const cacheTTL = time.Hour
 // -1, no cross-instance collapsing (a miss is a lookup and a store).
 func rediswareOptions(prefix string, local int64, wait time.Duration, fails *atomic.Int64) httpcache.Options {
 	return httpcache.Options{
-		Prefix:      prefix,
+		Settings: core.Settings{
+			Prefix:  prefix,
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			OnError: func(context.Context, error) { fails.Add(1) },
+		},
 		LocalBytes:  local,
 		WaitTimeout: wait,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OnError:     func(context.Context, error) { fails.Add(1) },
 	}
 }
 
@@ -101,11 +104,7 @@ func newRediswareHTTP(local int64, wait time.Duration) func(env *CacheEnv, prefi
 		if err := waitLocal(c, local); err != nil {
 			return nil, nil, err
 		}
-		m, err := httpcache.NewMiddleware(c, httpcache.MiddlewareOptions{})
-		if err != nil {
-			return nil, nil, err
-		}
-		return ginmw.HTTPCache(m), func() { _ = c.Close() }, nil
+		return ginmw.HTTPCache(c), func() { _ = c.Close() }, nil
 	}
 }
 

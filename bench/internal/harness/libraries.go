@@ -10,6 +10,7 @@ import (
 	ulule "github.com/ulule/limiter/v3"
 	ulredis "github.com/ulule/limiter/v3/drivers/store/redis"
 
+	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/ratelimit"
 )
 
@@ -57,11 +58,10 @@ func newRediswareFixed(rdb *redis.Client, prefix string, lim Limit) (Decide, err
 
 func redisware(rdb *redis.Client, prefix string, lim Limit, alg ratelimit.Algorithm) (Decide, error) {
 	l, err := ratelimit.New(rdb, ratelimit.Options{
+		Settings:  core.Settings{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)},
 		Algorithm: alg,
 		Name:      "bench",
-		Prefix:    prefix,
 		Limits:    []ratelimit.Limit{{Rate: lim.Rate, Period: lim.Period}},
-		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return nil, err

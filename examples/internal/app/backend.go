@@ -5,6 +5,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/redisware/redisware/core"
 )
 
 // Backend is what the app's routes are built on.
@@ -29,4 +31,11 @@ func (b Backend) meter() metric.MeterProvider {
 		return nil
 	}
 	return b.Telemetry.Provider
+}
+
+// Settings returns the settings every core of the app shares: b's key
+// prefix, call timeout and meter provider. The app trusts no proxy, so no
+// forwarding header picks a client's address.
+func (b Backend) Settings() core.Settings {
+	return core.Settings{Prefix: b.Prefix, Timeout: b.Timeout, MeterProvider: b.meter()}
 }

@@ -23,10 +23,9 @@ const CachedTag = "cached"
 // /cached/invalidate. It counts the executions of GET /cached that really
 // ran in this process: an answer from the cache never takes a number.
 type Cached struct {
-	// Cache is the shared cache, for invalidation.
+	// Cache is the shared cache: what each framework's adapter mounts on
+	// GET /cached, and what POST /cached/invalidate invalidates.
 	Cache *httpcache.Cache
-	// Middleware is what each framework's adapter mounts on GET /cached.
-	Middleware *httpcache.Middleware
 
 	executions atomic.Int64
 }
@@ -35,15 +34,11 @@ type Cached struct {
 // (the handler says max-age=30), no in-process tier, so the reference app
 // needs no Close.
 func NewCache(b Backend) (*Cached, error) {
-	c, err := httpcache.New(b.Client, httpcache.Options{Name: "cached", Prefix: b.Prefix, Timeout: b.Timeout, MeterProvider: b.meter()})
+	c, err := httpcache.New(b.Client, httpcache.Options{Settings: b.Settings(), Name: "cached"})
 	if err != nil {
 		return nil, err
 	}
-	m, err := httpcache.NewMiddleware(c, httpcache.MiddlewareOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return &Cached{Cache: c, Middleware: m}, nil
+	return &Cached{Cache: c}, nil
 }
 
 // CachedAnswer is the body of GET /cached.

@@ -18,7 +18,7 @@ func TestCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := nethttp.HTTPCache(cached.Middleware)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := nethttp.HTTPCache(cached.Cache)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query().Get("q")
 		app.SetCachedHeaders(w.Header(), q)
 		w.Header().Set("Content-Type", "application/json")

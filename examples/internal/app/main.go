@@ -64,7 +64,7 @@ type Deps struct {
 	// Dashboard serves GET /dashboard.
 	Dashboard http.Handler
 	// Limited guards GET /limited.
-	Limited *ratelimit.Middleware
+	Limited *ratelimit.Limiter
 	// Orders guards POST /orders.
 	Orders *idempotency.Guard
 	// Book creates the orders.

@@ -19,8 +19,7 @@ const OrderDelay = 200 * time.Millisecond
 // Idempotency-Key is required, and the default scope applies (the
 // Authorization header's hash, else the client address).
 func NewOrdersGuard(b Backend) (*idempotency.Guard, error) {
-	return idempotency.New(b.Client, idempotency.Options{Name: "orders", Prefix: b.Prefix, Timeout: b.Timeout, Required: true,
-		MeterProvider: b.meter()})
+	return idempotency.New(b.Client, idempotency.Options{Settings: b.Settings(), Name: "orders", Required: true})
 }
 
 // OrderRequest is the body of POST /orders.

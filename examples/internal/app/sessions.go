@@ -15,11 +15,7 @@ import (
 // "session"; 30 minutes idle, 24 hours at most), which work on
 // http://localhost too, since browsers treat localhost as secure.
 func NewSessions(b Backend) (*session.Manager, error) {
-	m := session.New(b.Client)
-	m.Prefix = b.Prefix
-	m.Timeout = b.Timeout
-	m.MeterProvider = b.meter()
-	return m, m.Validate()
+	return session.New(b.Client, session.Options{Settings: b.Settings()})
 }
 
 // LoginUser returns the user named by a POST /login request: the "user"
