@@ -1,6 +1,6 @@
 module github.com/redisware/redisware/bench
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/chenyahui/gin-cache v1.10.0
