@@ -13,4 +13,4 @@ import (
 // ratelimit.ResultFromContext. The route of Options.PerRoute is
 // Request.Pattern, which http.ServeMux sets for the handlers it dispatches
 // to.
-func RateLimit(l *ratelimit.Limiter) func(http.Handler) http.Handler { return Mount(l) }
+func RateLimit(l *ratelimit.Limiter, opts ...Option) func(http.Handler) http.Handler { return Mount(l, opts...) }

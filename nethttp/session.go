@@ -11,9 +11,9 @@ import (
 // before the response starts, and sets the cookie. When the store cannot be
 // reached the request gets m's rejection (503 by default) and next does not
 // run: nobody is silently logged out.
-func Session(m *session.Manager) func(http.Handler) http.Handler { return Mount(m) }
+func Session(m *session.Manager, opts ...Option) func(http.Handler) http.Handler { return Mount(m, opts...) }
 
 // TokenGuard returns middleware that answers 401 to requests whose bearer
 // token the guard's Parse rejects or its DenyList lists as revoked, and 503
 // when the deny list cannot be read.
-func TokenGuard(g *session.TokenGuard) func(http.Handler) http.Handler { return Mount(g) }
+func TokenGuard(g *session.TokenGuard, opts ...Option) func(http.Handler) http.Handler { return Mount(g, opts...) }

@@ -82,7 +82,7 @@ func BenchmarkConflict(b *testing.B) {
 	g, rt := benchGuard(b)
 	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(`{"item":"book","qty":2}`))
 	r.RemoteAddr = "192.0.2.1:1"
-	key := g.recordKey(g.scope(r), http.MethodPost, core.Route(r), "busy")
+	key := g.recordKey(mustScope(b, g, r), http.MethodPost, core.Route(r), "busy")
 	fp := fingerprint(r, []byte(`{"item":"book","qty":2}`))
 	if err := claimScript.Run(b.Context(), g.client, []string{key}, "other", fp, 3_600_000).Err(); err != nil {
 		b.Fatal(err)

@@ -1,4 +1,7 @@
--- Claim an idempotency record, or read it: one round trip either way.
+-- Claim an idempotency record, or read it: one round trip either way. A
+-- duplicate waiting for a request in flight (WaitInFlight) polls with this
+-- script too, so it sees the fingerprint of whatever record is there by
+-- then, and claims the key itself if the first claim was released.
 -- KEYS[1]  the record: a hash {st = "p" (in flight) | "d" (done), tok = owner token
 --          while in flight, fp = request fingerprint, resp = stored response when done}
 -- ARGV[1]  owner token of this request (128 random bits)

@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"github.com/redisware/redisware/core/internal/rediscall"
 	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
+	"github.com/redisware/redisware/core/session"
 )
 
 var (
@@ -127,6 +129,13 @@ type Options struct {
 	// client's retry runs the handler again. By default 5xx responses are
 	// stored and replayed like any other, as the IETF draft recommends.
 	ReleaseOn5xx bool
+	// StoreSetCookie keeps the Set-Cookie fields of a response in its
+	// record, so replays carry them too. By default they are left out of
+	// the record: the first response still carries them to its client,
+	// but a replay never hands a cookie (a session, a CSRF token) minted
+	// for one request to whoever retries it. Set it only when the cookies
+	// a guarded handler sets are safe to send again.
+	StoreSetCookie bool
 }
 
 // Guard makes retried requests safe: the first request with a key runs,
@@ -322,44 +331,85 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 	if rej != nil {
 		return rej
 	}
-	recordKey := g.recordKey(g.scope(r), r.Method, core.Route(r), clientKey)
+	scope, err := g.scope(r)
+	if err != nil {
+		return g.noScope(r.Context(), err)
+	}
+	recordKey := g.recordKey(scope, r.Method, core.Route(r), clientKey)
 	fp := fingerprint(r, body)
 	token := newToken()
 
+	// Claim the record, or read it. A duplicate of a request in flight
+	// that may wait polls with the same script: each poll is one round
+	// trip, sees the fingerprint of whatever record is there by then, and
+	// claims the key afresh if the first claim was released meanwhile.
+	op := g.tel.claim
+	var deadline time.Time
+	pause := DefaultWaitPollInitial
+	for {
+		claimed, st, storedFP, resp, err := g.claim(r.Context(), op, recordKey, token, fp)
+		if err != nil {
+			return g.unavailable(r.Context(), err)
+		}
+		if claimed {
+			*outcome = outcomeClaimed
+			g.run(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, clientKey)), recordKey, token, next)
+			return nil
+		}
+		if storedFP != fp {
+			return &core.Rejection{Status: http.StatusUnprocessableEntity,
+				Detail: "This " + g.opts.Header + " was already used for a different request (method, path or body differ)."}
+		}
+		if st == "d" {
+			*outcome = outcomeReplayed
+			return g.replay(w, r, resp)
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(g.opts.WaitInFlight)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return &core.Rejection{Status: http.StatusConflict, Header: retryAfter1(),
+				Detail: "A request with this " + g.opts.Header + " is still being processed; retry shortly."}
+		}
+		if err := sleep(r.Context(), min(pause, left)); err != nil {
+			return g.unavailable(r.Context(), err)
+		}
+		pause = min(pause*2, 500*time.Millisecond)
+		op = g.tel.wait
+	}
+}
+
+// claim runs the claim script: it claims the record for token when there
+// is none, and otherwise returns its state ("p" in flight, "d" done), its
+// fingerprint and its stored response.
+func (g *Guard) claim(ctx context.Context, op *telemetry.RedisOp, recordKey, token, fp string) (claimed bool, st, storedFP, resp string, err error) {
 	var reply []interface{}
-	err = g.call.DoMeasured(r.Context(), g.tel.claim, func(ctx context.Context) error {
+	err = g.call.DoMeasured(ctx, op, func(ctx context.Context) error {
 		v, err := claimScript.Run(ctx, g.client, []string{recordKey}, token, fp, g.opts.ClaimTTL.Milliseconds()).Slice()
 		reply = v
 		return err
 	})
 	if err != nil {
-		return g.unavailable(r.Context(), err)
+		return false, "", "", "", err
 	}
 	if len(reply) == 1 {
-		*outcome = outcomeClaimed
-		g.run(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, clientKey)), recordKey, token, next)
+		return true, "", "", "", nil
+	}
+	st, storedFP, resp, err = parseRecord(reply)
+	return false, st, storedFP, resp, err
+}
+
+// sleep waits for d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
 		return nil
 	}
-	st, storedFP, resp, err := parseRecord(reply)
-	if err != nil {
-		return g.unavailable(r.Context(), err)
-	}
-	if storedFP != fp {
-		return &core.Rejection{Status: http.StatusUnprocessableEntity,
-			Detail: "This " + g.opts.Header + " was already used for a different request (method, path or body differ)."}
-	}
-	if st == "p" && g.opts.WaitInFlight > 0 {
-		st, resp, err = g.wait(r.Context(), recordKey)
-		if err != nil {
-			return g.unavailable(r.Context(), err)
-		}
-	}
-	if st == "p" {
-		return &core.Rejection{Status: http.StatusConflict, Header: retryAfter1(),
-			Detail: "A request with this " + g.opts.Header + " is still being processed; retry shortly."}
-	}
-	*outcome = outcomeReplayed
-	return g.replay(w, r, resp)
 }
 
 // run executes next under a claim: refreshed while it runs, completed
@@ -393,7 +443,15 @@ func (g *Guard) run(w http.ResponseWriter, r *http.Request, recordKey, token str
 		g.release(recordKey, token)
 		return
 	}
-	resp := &response{status: status, header: changed(header, before), body: rec.Body(), complete: rec.Complete()}
+	kept := changed(header, before)
+	if !g.opts.StoreSetCookie {
+		for k := range kept {
+			if http.CanonicalHeaderKey(k) == "Set-Cookie" {
+				delete(kept, k)
+			}
+		}
+	}
+	resp := &response{status: status, header: kept, body: rec.Body(), complete: rec.Complete()}
 	if !resp.complete {
 		resp.body = nil
 	}
@@ -460,45 +518,6 @@ func (g *Guard) release(recordKey, token string) {
 	}
 }
 
-// wait polls a record in flight until it is done, the wait runs out or the
-// request is cancelled.
-func (g *Guard) wait(ctx context.Context, recordKey string) (st, resp string, err error) {
-	deadline := time.Now().Add(g.opts.WaitInFlight)
-	pause := DefaultWaitPollInitial
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return "p", "", nil
-		}
-		t := time.NewTimer(min(pause, left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return "", "", ctx.Err()
-		case <-t.C:
-		}
-		pause = min(pause*2, 500*time.Millisecond)
-		var v []interface{}
-		err := g.call.DoMeasured(ctx, g.tel.wait, func(ctx context.Context) error {
-			var err error
-			v, err = g.client.HMGet(ctx, recordKey, "st", "resp").Result()
-			return err
-		})
-		if err != nil {
-			return "", "", err
-		}
-		s, _ := v[0].(string)
-		switch s {
-		case "d":
-			r, _ := v[1].(string)
-			return "d", r, nil
-		case "":
-			// the claim was released (panic or 5xx): the client may retry
-			return "p", "", nil
-		}
-	}
-}
-
 // replay writes a stored response.
 func (g *Guard) replay(w http.ResponseWriter, r *http.Request, raw string) *core.Rejection {
 	resp, err := decode([]byte(raw))
@@ -552,6 +571,16 @@ func (g *Guard) unavailable(ctx context.Context, err error) *core.Rejection {
 		Detail: "Idempotency records are unavailable, so the request was not run; retry shortly with the same key."}
 }
 
+// noScope is the rejection of a request whose scope could not be told:
+// its session could not be loaded.
+func (g *Guard) noScope(ctx context.Context, err error) *core.Rejection {
+	if !errors.Is(err, session.ErrUnavailable) {
+		g.report(ctx, err) // the session manager reports its own failures
+	}
+	return &core.Rejection{Status: http.StatusServiceUnavailable, Header: retryAfter1(), Err: fmt.Errorf("idempotency: loading the session: %w", err),
+		Detail: "The session could not be loaded, so the request was not run; retry shortly with the same key."}
+}
+
 // report logs a Redis failure at warn level and passes it to
 // Settings.OnError.
 func (g *Guard) report(ctx context.Context, err error) {
@@ -559,35 +588,71 @@ func (g *Guard) report(ctx context.Context, err error) {
 }
 
 // scope returns the owner of r for record keys.
-func (g *Guard) scope(r *http.Request) string {
+func (g *Guard) scope(r *http.Request) (string, error) {
 	if g.opts.Scope != nil {
 		if s := g.opts.Scope(r); s != "" {
-			return "custom\x00" + s
+			return "custom\x00" + s, nil
 		}
 	}
 	return g.DefaultScope(r)
 }
 
 // DefaultScope returns the scope g gives r unless Options.Scope returns
-// one: the principal when Options.Principal returns one, else a hash of
-// the Authorization header when there is one, else the client address (the
-// connection's, or what Settings.TrustedProxies forwarded; IPv6 kept
-// whole). Two requests with different scopes never share a record. Call it
-// from Options.Scope to refine the default rather than replace it.
-func (g *Guard) DefaultScope(r *http.Request) string {
+// one, the first of:
+//
+//   - the user Options.Principal returns;
+//   - the user of the request's session (session.FromContext), as the
+//     session middleware mounted outside the guard loaded it and the app
+//     bound it with Session.Login;
+//   - a hash of the Authorization header;
+//   - the request's stored session, for a guest: a hash of its ID
+//     (Session.Ref);
+//   - the client address (the connection's, or what
+//     Settings.TrustedProxies forwarded; IPv6 kept whole), as a last
+//     resort: every client behind one NAT or proxy shares it, so mount the
+//     session middleware, or set Principal, wherever users can be told
+//     apart.
+//
+// Principal and the session user share one kind of scope, a user name, so
+// a retry of one user's request matches whether it comes with an API
+// token or a session cookie: Principal must then name users as the app
+// names them to Session.Login (prefix anything else it returns, such as
+// an API client's ID, or use Options.Scope). Each kind is tagged, so two
+// kinds never share a scope; the raw Cookie header is never part of one.
+//
+// Two requests with different scopes never share a record. The error,
+// wrapping session.ErrUnavailable, means the session could not be loaded:
+// the guard then refuses the request with 503 rather than guess a scope.
+// Call DefaultScope from Options.Scope to refine the default rather than
+// replace it; on an error, return "" and the guard refuses the request.
+func (g *Guard) DefaultScope(r *http.Request) (string, error) {
 	if g.opts.Principal != nil {
 		if p := g.opts.Principal(r); p != "" {
-			return "principal\x00" + p
+			return "user\x00" + p, nil
+		}
+	}
+	s := session.FromContext(r.Context())
+	if s != nil {
+		if err := interimLoad(s, r.Context()); err != nil { // INTERIM
+			return "", err
+		}
+		if u := s.User(); u != "" {
+			return "user\x00" + u, nil
 		}
 	}
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		sum := sha256.Sum256([]byte(auth))
-		return "authorization\x00" + hex.EncodeToString(sum[:])
+		return "authorization\x00" + hex.EncodeToString(sum[:]), nil
+	}
+	if s != nil {
+		if ref := s.Ref(); ref != "" {
+			return "session\x00" + ref, nil
+		}
 	}
 	if addr, err := g.res.IP.ClientIP(r); err == nil {
-		return "address\x00" + addr.String()
+		return "address\x00" + addr.String(), nil
 	}
-	return "address\x00" + r.RemoteAddr
+	return "address\x00" + r.RemoteAddr, nil
 }
 
 // changed returns the fields of after that before lacks or holds with
@@ -648,4 +713,12 @@ func parseRecord(reply []interface{}) (st, fp, resp string, err error) {
 		return "", "", "", fmt.Errorf("unexpected record state %q", st)
 	}
 	return st, fp, resp, nil
+}
+
+// INTERIM until session.Session.Load lands.
+func interimLoad(s *session.Session, ctx context.Context) error {
+	if l, ok := any(s).(interface{ Load(context.Context) error }); ok {
+		return l.Load(ctx)
+	}
+	return nil
 }

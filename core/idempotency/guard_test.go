@@ -7,11 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
@@ -118,7 +122,7 @@ func TestDeadHolderLapses(t *testing.T) {
 	// record with a token nobody refreshes.
 	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader("x"))
 	r.RemoteAddr = "192.0.2.1:1"
-	key := g.recordKey(g.scope(r), http.MethodPost, core.Route(r), "k1")
+	key := g.recordKey(mustScope(t, g, r), http.MethodPost, core.Route(r), "k1")
 	fp := fingerprint(r, []byte("x"))
 	if err := claimScript.Run(context.Background(), client, []string{key}, "dead-server", fp, 200).Err(); err != nil {
 		t.Fatal(err)
@@ -191,7 +195,7 @@ func TestStoreOnlyWithClaim(t *testing.T) {
 	client := srv.Client()
 	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader("x"))
 	r.RemoteAddr = "192.0.2.1:1"
-	key := g.recordKey(g.scope(r), http.MethodPost, core.Route(r), "k2")
+	key := g.recordKey(mustScope(t, g, r), http.MethodPost, core.Route(r), "k2")
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Meanwhile the claim is lost and another server claims the key.
 		client.Del(context.Background(), key)
@@ -284,7 +288,7 @@ func TestOnReject(t *testing.T) {
 	// A claim held by another server: 409 with Retry-After.
 	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader("x"))
 	r.RemoteAddr = "192.0.2.1:1"
-	key := g.recordKey(g.scope(r), http.MethodPost, core.Route(r), "busy")
+	key := g.recordKey(mustScope(t, g, r), http.MethodPost, core.Route(r), "busy")
 	if err := claimScript.Run(context.Background(), srv.Client(), []string{key}, "other", fingerprint(r, []byte("x")), 60_000).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +391,7 @@ func TestRecordRoute(t *testing.T) {
 	exists := func(route string) bool {
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
 		r.RemoteAddr = "192.0.2.1:1"
-		n, err := srv.Client().Exists(context.Background(), g.recordKey(g.scope(r), http.MethodPost, route, "k")).Result()
+		n, err := srv.Client().Exists(context.Background(), g.recordKey(mustScope(t, g, r), http.MethodPost, route, "k")).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,17 +433,240 @@ func TestDefaultScope(t *testing.T) {
 		r    *http.Request
 		want string
 	}{
-		{req("10.0.0.1:1", map[string]string{"X-User": "alice", "Authorization": "Bearer a", "X-Forwarded-For": "198.51.100.7"}), "principal\x00alice"},
+		{req("10.0.0.1:1", map[string]string{"X-User": "alice", "Authorization": "Bearer a", "X-Forwarded-For": "198.51.100.7"}), "user\x00alice"},
 		{req("10.0.0.1:1", map[string]string{"Authorization": "Bearer a"}), "authorization\x00"},
 		{req("10.0.0.1:1", map[string]string{"X-Forwarded-For": "198.51.100.7"}), "address\x00198.51.100.7"},
 		{req("192.0.2.1:1", map[string]string{"X-Forwarded-For": "198.51.100.7"}), "address\x00192.0.2.1"},
 		{req("[2001:db8::1]:1", nil), "address\x002001:db8::1"},
 	} {
-		if got := g.DefaultScope(tc.r); !strings.HasPrefix(got, tc.want) || (tc.want == "authorization\x00" && len(got) != len(tc.want)+64) {
+		if got := mustScope(t, g, tc.r); !strings.HasPrefix(got, tc.want) || (tc.want == "authorization\x00" && len(got) != len(tc.want)+64) {
 			t.Errorf("%s %v: scope %q, want %q", tc.r.RemoteAddr, tc.r.Header, got, tc.want)
 		}
 	}
-	if a, b := g.DefaultScope(req("1.1.1.1:1", map[string]string{"Authorization": "Bearer a"})), g.DefaultScope(req("1.1.1.1:1", map[string]string{"Authorization": "Bearer b"})); a == b {
+	if a, b := mustScope(t, g, req("1.1.1.1:1", map[string]string{"Authorization": "Bearer a"})), mustScope(t, g, req("1.1.1.1:1", map[string]string{"Authorization": "Bearer b"})); a == b {
 		t.Error("two Authorization headers share a scope")
 	}
+}
+
+// Set-Cookie fields the handler sets reach the first client, but are not
+// stored, so no replay hands them to whoever retries; StoreSetCookie keeps
+// them.
+func TestSetCookieNotStored(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Set-Cookie", "csrf=abc; Path=/; HttpOnly")
+		w.Header().Add("Set-Cookie", "seen=1; Path=/")
+		w.Header().Set("X-Order", "7")
+		w.WriteHeader(http.StatusCreated)
+	})
+	for _, tc := range []struct {
+		name   string
+		store  bool
+		replay []string
+	}{
+		{"default", false, nil},
+		{"StoreSetCookie", true, []string{"csrf=abc; Path=/; HttpOnly", "seen=1; Path=/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGuard(t, srv, Options{Name: tc.name, StoreSetCookie: tc.store})
+			first := post(g, "k", "x", h)
+			if got := first.Header().Values("Set-Cookie"); first.Code != 201 || len(got) != 2 || got[0] != "csrf=abc; Path=/; HttpOnly" || got[1] != "seen=1; Path=/" {
+				t.Fatalf("first: %d, Set-Cookie %q", first.Code, got)
+			}
+			again := post(g, "k", "x", h)
+			if again.Code != 201 || again.Header().Get("Idempotent-Replayed") != "true" || again.Header().Get("X-Order") != "7" {
+				t.Fatalf("replay: %d %v", again.Code, again.Header())
+			}
+			if got := again.Header().Values("Set-Cookie"); !slices.Equal(got, tc.replay) {
+				t.Fatalf("replay Set-Cookie %q, want %q", got, tc.replay)
+			}
+		})
+	}
+}
+
+// claimWatch is a Redis hook that records the owner token of every run of
+// the claim script (its first poll included), so a test knows which
+// requests have reached the record.
+type claimWatch struct {
+	mu     sync.Mutex
+	tokens map[string]int
+}
+
+func watchClaims(c redis.UniversalClient) *claimWatch {
+	cw := &claimWatch{tokens: map[string]int{}}
+	c.AddHook(cw)
+	return cw
+}
+
+func (cw *claimWatch) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (cw *claimWatch) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (cw *claimWatch) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		args := cmd.Args()
+		if err == nil && len(args) > 4 && (args[1] == claimScript.Hash() || args[1] == claimLua) {
+			tok, _ := args[4].(string)
+			cw.mu.Lock()
+			cw.tokens[tok]++
+			cw.mu.Unlock()
+		}
+		return err
+	}
+}
+
+// requests returns how many requests ran the claim script at least once.
+func (cw *claimWatch) requests() int {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	return len(cw.tokens)
+}
+
+// calls returns how many claim script runs there were in all.
+func (cw *claimWatch) calls() int {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	n := 0
+	for _, c := range cw.tokens {
+		n += c
+	}
+	return n
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not in 20 s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// A duplicate waiting under WaitInFlight checks the fingerprint of the
+// record it is about to replay: when the first claim was released and the
+// key then used for another request that completed, the waiter gets 422,
+// never the other request's response.
+func TestWaitChecksFingerprint(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	client := srv.Client()
+	cw := watchClaims(client)
+	opts := Options{WaitInFlight: 20 * time.Second}
+	opts.Prefix, opts.Logger, opts.Timeout = srv.Prefix, quiet, 5*time.Second
+	g, err := New(client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodPost, "/orders", nil)
+	r.RemoteAddr = "192.0.2.1:1"
+	scope, err := g.DefaultScope(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := g.recordKey(scope, http.MethodPost, core.Route(r), "k")
+	ctx := context.Background()
+	// Another server's request with body "x" holds the key.
+	if err := claimScript.Run(ctx, client, []string{key}, "other", fingerprint(r, []byte("x")), 60_000).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs.Add(1); w.WriteHeader(201) })
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() { done <- post(g, "k", "x", h) }()
+	waitUntil(t, "the duplicate's first claim", func() bool { return cw.calls() == 2 })
+	// Meanwhile (as one step) that claim is released, and a request with
+	// body "y" claims the key and completes.
+	other := (&response{status: 201, header: http.Header{"X-Body": {"y"}}, body: []byte("made y"), complete: true}).encode()
+	_, err = client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.HSet(ctx, key, "st", "d", "fp", fingerprint(r, []byte("y")), "resp", other)
+		p.PExpire(ctx, key, time.Minute)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := <-done
+	if rec.Code != http.StatusUnprocessableEntity || rec.Header().Get("X-Body") != "" || runs.Load() != 0 {
+		t.Fatalf("waiter: %d %v %q, runs %d; want 422 and no run", rec.Code, rec.Header(), rec.Body, runs.Load())
+	}
+}
+
+// A duplicate waiting under WaitInFlight whose first claim is released (the
+// handler panicked) claims the key afresh instead of answering 409: of
+// eight waiters exactly one runs the handler, and the seven others replay
+// its response.
+func TestWaitClaimsAfterRelease(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	client := srv.Client()
+	cw := watchClaims(client)
+	opts := Options{WaitInFlight: 20 * time.Second}
+	opts.Prefix, opts.Logger, opts.Timeout = srv.Prefix, quiet, 5*time.Second
+	g, err := New(client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int64
+	unblock := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := runs.Add(1)
+		if n == 1 {
+			<-unblock
+			panic("first run fails")
+		}
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, "run "+strconv.FormatInt(n, 10))
+	})
+	first := make(chan any, 1)
+	go func() {
+		defer func() { first <- recover() }()
+		post(g, "k", "x", h)
+	}()
+	waitUntil(t, "the first run", func() bool { return runs.Load() == 1 })
+	const waiters = 8
+	recs := make([]*httptest.ResponseRecorder, waiters)
+	var wg sync.WaitGroup
+	for i := range waiters {
+		wg.Add(1)
+		go func() { defer wg.Done(); recs[i] = post(g, "k", "x", h) }()
+	}
+	// Every waiter has seen the claim in flight before it is released.
+	waitUntil(t, "every waiter's first poll", func() bool { return cw.requests() == 1+waiters })
+	close(unblock)
+	if p := <-first; p != "first run fails" {
+		t.Fatalf("first request: recovered %v", p)
+	}
+	wg.Wait()
+	if n := runs.Load(); n != 2 {
+		t.Fatalf("handler ran %d times, want 2 (the failed run and one waiter)", n)
+	}
+	fresh := 0
+	for i, rec := range recs {
+		if rec.Code != 201 || rec.Body.String() != "run 2" {
+			t.Fatalf("waiter %d: %d %q", i, rec.Code, rec.Body)
+		}
+		if rec.Header().Get("Idempotent-Replayed") == "" {
+			fresh++
+		}
+	}
+	if fresh != 1 {
+		t.Fatalf("%d waiters ran the handler themselves, want 1", fresh)
+	}
+}
+
+// mustScope returns the scope g gives r.
+func mustScope(t testing.TB, g *Guard, r *http.Request) string {
+	t.Helper()
+	s, err := g.scope(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -65,7 +65,7 @@ func BenchmarkDecideCPU(b *testing.B) {
 		b.Run("telemetry="+mode, func(b *testing.B) {
 			rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 			rdb.AddHook(stubRedis{allowedReply})
-			opts := ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}, Key: ratelimit.KeyByHeader("X-Key")}
+			opts := ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}, Key: ratelimit.KeyByHeader("X-Key")}
 			if mode == "off" {
 				opts.MeterProvider, opts.TracerProvider = metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()
 			}
@@ -95,7 +95,7 @@ func BenchmarkDeniedCPU(b *testing.B) {
 		b.Run("telemetry="+mode, func(b *testing.B) {
 			rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 			rdb.AddHook(stubRedis{deniedReply})
-			opts := ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}}
+			opts := ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}}
 			if mode == "off" {
 				opts.Settings = core.Settings{MeterProvider: metricnoop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()}
 			}
@@ -125,7 +125,7 @@ func BenchmarkDecide(b *testing.B) {
 	for _, mode := range []string{"off", "noop"} {
 		b.Run("telemetry="+mode, func(b *testing.B) {
 			srv := redistest.New(b)
-			opts := ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}, Key: ratelimit.KeyByHeader("X-Key")}
+			opts := ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}, Key: ratelimit.KeyByHeader("X-Key")}
 			opts.Prefix = srv.Prefix
 			if mode == "off" {
 				opts.MeterProvider, opts.TracerProvider = metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()

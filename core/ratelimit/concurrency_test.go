@@ -68,7 +68,7 @@ func TestExactUnderConcurrency(t *testing.T) {
 			srv := redistest.New(t)
 			clk := newClock()
 			clk.Set(30 * time.Second) // mid-window
-			ls := fourInstances(t, srv, ratelimit.Options{Algorithm: alg, Limits: []ratelimit.Limit{ratelimit.PerMinute(100)}, Clock: clk.Now})
+			ls := fourInstances(t, srv, ratelimit.Options{Name: "api", Algorithm: alg, Limits: []ratelimit.Limit{ratelimit.PerMinute(100)}, Clock: clk.Now})
 			if got := fire(t, ls, "flooded", 1000); got != 100 {
 				t.Fatalf("%d allowed, want exactly 100", got)
 			}
@@ -98,7 +98,7 @@ func TestExactUnderConcurrencyServerTime(t *testing.T) {
 					}
 				}
 			}
-			ls := fourInstances(t, srv, ratelimit.Options{Algorithm: alg, Limits: []ratelimit.Limit{ratelimit.PerMinute(100)}})
+			ls := fourInstances(t, srv, ratelimit.Options{Name: "api", Algorithm: alg, Limits: []ratelimit.Limit{ratelimit.PerMinute(100)}})
 			if got := fire(t, ls, "flooded", 1000); got != 100 {
 				t.Fatalf("%d allowed, want exactly 100", got)
 			}
@@ -115,7 +115,7 @@ func TestMultiLimitUnderConcurrency(t *testing.T) {
 		t.Run(alg.String(), func(t *testing.T) {
 			srv := redistest.New(t)
 			clk := newClock()
-			ls := fourInstances(t, srv, ratelimit.Options{Algorithm: alg, Clock: clk.Now,
+			ls := fourInstances(t, srv, ratelimit.Options{Name: "api", Algorithm: alg, Clock: clk.Now,
 				Limits: []ratelimit.Limit{ratelimit.PerSecond(10), ratelimit.PerHour(25)}})
 			var total int64
 			for s := 0; s < 4; s++ {

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,21 +15,49 @@ import (
 // returned, which is the earliest time a request of that cost can pass,
 // since other instances can only consume more, never less. Only requests of
 // the same cost are answered from an entry, so the RetryAfter they get is
-// the one Redis computed; a request of another cost goes to Redis. The one
-// thing that can make an entry wrong is a Reset made on another instance;
-// see Limiter.Reset. Remaining in a cached answer is what Redis last said,
-// so it may overstate what other instances have left since.
+// the one Redis computed; a request of another cost goes to Redis.
+//
+// A Reset makes every earlier denial of its key wrong, including one whose
+// reply is still on its way. So each key belongs to one of a fixed number
+// of reset stripes, each with a generation that reset advances: a decision
+// takes a ticket (the generation) before it sends its call, and put files
+// its denial only if the generation is still the ticket's. Reset advances
+// the generation and drops the key's entry under the shard's lock, after
+// its Redis call as well as before it, so no denial from a call sent
+// before the Reset returned survives it. Another key of the same stripe
+// only loses the chance to cache one denial. The one thing that can still
+// make an entry wrong is a Reset made on another instance; see
+// Limiter.Reset. Remaining in a cached answer is what Redis last said, so
+// it may overstate what other instances have left since.
 type denyCache struct {
 	shards [denyShards]denyShard
 	max    int // entries per shard
 	seed   maphash.Seed
 }
 
-const denyShards = 16
+// denyShards is the number of independently locked shards; resetStripes
+// the number of reset generations in each. Memory is fixed: 16 × 64
+// generations of 4 bytes per cache.
+const (
+	denyShards   = 16
+	resetStripes = 64
+)
 
 type denyShard struct {
 	mu sync.RWMutex
 	m  map[string]denyEntry
+	// gens are the reset generations of the shard's stripes. They are
+	// advanced under mu held for writing, and read with no lock when a
+	// decision takes its ticket.
+	gens [resetStripes]atomic.Uint32
+}
+
+// denyTicket is what a decision holds while its Redis call is out: where
+// its key lives and the reset generation it saw before sending the call.
+type denyTicket struct {
+	s      *denyShard
+	stripe uint32
+	gen    uint32
 }
 
 type denyEntry struct {
@@ -52,6 +81,14 @@ func newDenyCache(size int) *denyCache {
 
 func (c *denyCache) shard(key string) *denyShard {
 	return &c.shards[maphash.String(c.seed, key)%denyShards]
+}
+
+// ticket returns the ticket of a Redis call about to be sent for key.
+func (c *denyCache) ticket(key string) denyTicket {
+	h := maphash.String(c.seed, key)
+	t := denyTicket{s: &c.shards[h%denyShards], stripe: uint32(h/denyShards) % resetStripes}
+	t.gen = t.s.gens[t.stripe].Load()
+	return t
 }
 
 // get returns the cached denial for a request of cost at now, with its
@@ -80,11 +117,16 @@ func (c *denyCache) get(key string, cost int, now time.Time) (Result, bool) {
 	return res, true
 }
 
-// put records that a request of cost sent at `at` was denied until until.
-func (c *denyCache) put(key string, cost int, at, until time.Time, res Result) {
-	s := c.shard(key)
+// put records that a request of cost sent at `at`, holding ticket t, was
+// denied until until; unless a Reset of the key's stripe came after the
+// ticket was taken, when the denial may be undone already.
+func (c *denyCache) put(t denyTicket, key string, cost int, at, until time.Time, res Result) {
+	s := t.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.gens[t.stripe].Load() != t.gen {
+		return
+	}
 	if _, ok := s.m[key]; !ok && len(s.m) >= c.max {
 		s.evict(at, c.max)
 	}
@@ -108,12 +150,12 @@ func (s *denyShard) evict(now time.Time, max int) {
 	}
 }
 
-// forget drops the entry of key made by a call sent no later than sent:
-// Redis admitted a request for key sent then, after which what such an
-// entry remembers (Remaining) is stale. An entry from a call sent later is
-// newer than the admission and stays.
-func (c *denyCache) forget(key string, sent time.Time) {
-	s := c.shard(key)
+// forget drops the entry of key made by a call sent no later than sent, by
+// the decision holding ticket t: Redis admitted a request for key sent
+// then, after which what such an entry remembers (Remaining) is stale. An
+// entry from a call sent later is newer than the admission and stays.
+func (c *denyCache) forget(t denyTicket, key string, sent time.Time) {
+	s := t.s
 	s.mu.RLock()
 	e, ok := s.m[key]
 	s.mu.RUnlock()
@@ -127,11 +169,15 @@ func (c *denyCache) forget(key string, sent time.Time) {
 	s.mu.Unlock()
 }
 
-func (c *denyCache) remove(key string) {
-	s := c.shard(key)
-	s.mu.Lock()
-	delete(s.m, key)
-	s.mu.Unlock()
+// reset drops the entry of key and, in the same critical section, advances
+// its stripe's generation, so that no decision whose ticket predates this
+// call can file a denial of key afterwards.
+func (c *denyCache) reset(key string) {
+	t := c.ticket(key)
+	t.s.mu.Lock()
+	t.s.gens[t.stripe].Add(1)
+	delete(t.s.m, key)
+	t.s.mu.Unlock()
 }
 
 func (c *denyCache) len() int {

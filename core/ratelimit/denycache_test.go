@@ -3,8 +3,13 @@ package ratelimit_test
 import (
 	"context"
 	"math/rand"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/ratelimit"
@@ -19,7 +24,7 @@ func TestDenyCacheSavesRoundTrips(t *testing.T) {
 	client := srv.Client()
 	hook := redistest.CountRoundTrips(client)
 	clk := newClock()
-	l, err := ratelimit.New(client, ratelimit.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: time.Second}, Clock: clk.Now,
+	l, err := ratelimit.New(client, ratelimit.Options{Name: "api", Settings: core.Settings{Prefix: srv.Prefix, Timeout: time.Second}, Clock: clk.Now,
 		Limits: []ratelimit.Limit{ratelimit.PerMinute(5)}})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +78,7 @@ func TestDenyCacheIsExact(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
 			clk := newClock()
-			opts := ratelimit.Options{Algorithm: alg, Settings: core.Settings{Prefix: srv.Prefix, Timeout: time.Second}, Clock: clk.Now,
+			opts := ratelimit.Options{Name: "shared", Algorithm: alg, Settings: core.Settings{Prefix: srv.Prefix, Timeout: time.Second}, Clock: clk.Now,
 				Limits: []ratelimit.Limit{ratelimit.PerSecond(8), ratelimit.PerMinute(60)}}
 			a, err := ratelimit.New(srv.Client(), opts)
 			if err != nil {
@@ -122,4 +127,136 @@ func TestDenyCacheIsExact(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gate is a go-redis hook that holds one command matching match, once
+// armed: before it is sent (before true) or once its reply has come. The
+// test learns that the command got there from reached, and lets it go on by
+// closing open.
+type gate struct {
+	match   func(name string) bool
+	before  bool
+	armed   atomic.Bool
+	reached chan struct{}
+	open    chan struct{}
+	once    sync.Once
+}
+
+func newGate(t *testing.T, before bool, names ...string) *gate {
+	g := &gate{before: before, reached: make(chan struct{}), open: make(chan struct{})}
+	g.match = func(name string) bool { return slices.Contains(names, name) }
+	g.armed.Store(true)
+	t.Cleanup(g.release) // never leave a call held
+	return g
+}
+
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+
+func (g *gate) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if !g.match(cmd.Name()) {
+			return next(ctx, cmd)
+		}
+		if g.before && g.armed.CompareAndSwap(true, false) {
+			close(g.reached)
+			<-g.open
+			return next(ctx, cmd)
+		}
+		err := next(ctx, cmd)
+		// a NOSCRIPT reply to EVALSHA is not the answer; the EVAL after it is
+		if !g.before && err == nil && g.armed.CompareAndSwap(true, false) {
+			close(g.reached)
+			<-g.open
+		}
+		return err
+	}
+}
+
+func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// newResetLimiter returns a limiter of one request per minute on client, on
+// a frozen clock, whose one request for key k is spent.
+func newResetLimiter(t *testing.T, srv *redistest.Server, client redis.UniversalClient) *ratelimit.Limiter {
+	t.Helper()
+	l, err := ratelimit.New(client, ratelimit.Options{Name: "api", Settings: core.Settings{Prefix: srv.Prefix, Timeout: 10 * time.Second},
+		Clock: newClock().Now, Limits: []ratelimit.Limit{ratelimit.PerMinute(1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := l.Allow(context.Background(), "k"); err != nil || !res.Allowed {
+		t.Fatalf("first request: %+v %v", res, err)
+	}
+	return l
+}
+
+// afterReset checks that, once Reset has returned, the next request for k
+// goes to Redis (one round trip; two if EVALSHA met a flushed script
+// cache) and is admitted with nothing left.
+func afterReset(t *testing.T, l *ratelimit.Limiter, client redis.UniversalClient) {
+	t.Helper()
+	trips := redistest.CountRoundTrips(client)
+	res, err := l.Allow(context.Background(), "k")
+	if err != nil || !res.Allowed || res.Local || res.Remaining != 0 {
+		t.Fatalf("the first request after Reset: %+v %v; want it admitted by Redis", res, err)
+	}
+	if n := trips.Load(); n != 1 && n != 2 {
+		t.Fatalf("the first request after Reset made %d Redis calls, want 1", n)
+	}
+}
+
+// A denial whose reply arrives after Reset returned stays out of the deny
+// cache: Redis denied the request before the Reset, so the denial is over.
+func TestResetBarsADenialInFlight(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	client := srv.Client()
+	l := newResetLimiter(t, srv, client)
+	g := newGate(t, false, "evalsha", "eval") // holds the next decision's reply
+	client.AddHook(g)
+	type answer struct {
+		res ratelimit.Result
+		err error
+	}
+	denied := make(chan answer, 1)
+	go func() {
+		res, err := l.Allow(context.Background(), "k")
+		denied <- answer{res, err}
+	}()
+	<-g.reached // Redis has denied the request; the limiter has not seen it yet
+	if err := l.Reset(context.Background(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	g.release()
+	if a := <-denied; a.err != nil || a.res.Allowed || a.res.Local || a.res.RetryAfter != time.Minute {
+		t.Fatalf("the request in flight: %+v %v; want Redis's denial for 1m", a.res, a.err)
+	}
+	afterReset(t, l, client)
+}
+
+// A denial Redis made while a Reset was on its way (after Reset cleared the
+// cache, before its DEL ran) and filed before Reset returned is dropped by
+// the time Reset returns.
+func TestResetDropsADenialFiledDuringIt(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	client := srv.Client()
+	l := newResetLimiter(t, srv, client)
+	g := newGate(t, true, "del") // holds Reset's DEL before it is sent
+	client.AddHook(g)
+	reset := make(chan error, 1)
+	go func() { reset <- l.Reset(context.Background(), "k") }()
+	<-g.reached
+	res, err := l.Allow(context.Background(), "k")
+	if err != nil || res.Allowed || res.Local || res.RetryAfter != time.Minute {
+		t.Fatalf("the request during Reset: %+v %v; want Redis's denial for 1m", res, err)
+	}
+	g.release()
+	if err := <-reset; err != nil {
+		t.Fatal(err)
+	}
+	afterReset(t, l, client)
 }

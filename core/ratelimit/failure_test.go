@@ -42,6 +42,7 @@ func TestFailurePolicy(t *testing.T) {
 							}
 						},
 					},
+					Name:       "api",
 					Limits:     []ratelimit.Limit{ratelimit.PerSecond(1)},
 					FailClosed: closed,
 				})
@@ -79,7 +80,7 @@ func TestFailurePolicy(t *testing.T) {
 // A cancelled request context ends the call too, and is reported.
 func TestCancelledContext(t *testing.T) {
 	t.Parallel()
-	l, err := ratelimit.New(redistest.Hung(t), ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerSecond(1)},
+	l, err := ratelimit.New(redistest.Hung(t), ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(1)},
 		Settings: core.Settings{Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))}})
 	if err != nil {
 		t.Fatal(err)

@@ -15,8 +15,8 @@ var ErrInvalidLimit = errors.New("ratelimit: invalid limit")
 // NewLimit; a Limit is a small value, safe to copy.
 type Limit struct {
 	// Name identifies the limit in the RateLimit and RateLimit-Policy
-	// headers. Zero means the limiter's name (itself "default" unless set)
-	// for a limiter with one limit, and "<rate>-per-<period>" (such as
+	// headers. Zero means the limiter's name (Options.Name) for a limiter
+	// with one limit, and "<rate>-per-<period>" (such as
 	// "1000-per-1h0m0s") when a limiter has several.
 	Name string
 	// Rate is how many units (requests, at cost 1) Period allows. It must

@@ -41,8 +41,8 @@ var (
 
 // Options configures a Limiter: the policy (Limits, Algorithm, Name), what
 // happens when Redis fails, and the HTTP side (Key to Skip) that the
-// nethttp, ginmw and echomw adapters mount. Only Limits is required; New
-// rejects a field that cannot work, naming it.
+// nethttp, ginmw and echomw adapters mount. Name and Limits are required;
+// New rejects a field that cannot work, naming it.
 type Options struct {
 	// Settings are the deployment-wide settings (core.Settings): key
 	// prefix, call timeout, logger, error hook, telemetry providers,
@@ -66,10 +66,15 @@ type Options struct {
 	Limits []Limit
 	// Algorithm is how the limits count. Zero is GCRA.
 	Algorithm Algorithm
-	// Name is the policy name. It is part of every key, so limiters with
-	// different names never share counts, and limiters with the same name,
-	// algorithm and limits do (on any number of servers). Zero means
-	// "default".
+	// Name is the policy name, and it is required: it is part of every
+	// key, so limiters with different names never share counts, and
+	// limiters with the same name, algorithm and limits do, on any number
+	// of servers. Give each policy a name of its own ("login", "search"),
+	// and the same name to the instances of one policy on every server:
+	// two routes mounted with same-named limiters share one budget. The
+	// name also labels the policy's metrics and log lines and, when the
+	// policy has one unnamed limit, names that limit in the RateLimit
+	// headers.
 	Name string
 	// FailClosed denies requests (503 over HTTP) when Redis cannot answer
 	// in time. The default (false) fails open: requests pass, and the
@@ -181,6 +186,9 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 	if len(opts.Limits) == 0 {
 		return nil, &limitError{res.Invalid("Limits", "is empty; give at least one Limit")}
 	}
+	if opts.Name == "" {
+		return nil, res.Invalid("Name", "is required: limiters with the same name, algorithm and limits share their counts, so each policy needs a name of its own")
+	}
 	if opts.Algorithm < GCRA || opts.Algorithm > FixedWindow {
 		return nil, res.Invalid("Algorithm", "%v is unknown; use GCRA, SlidingWindowLog, SlidingWindowCounter or FixedWindow", opts.Algorithm)
 	}
@@ -209,9 +217,6 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 		shadow:     opts.Shadow,
 		legacy:     opts.LegacyHeaders,
 		onDeny:     opts.OnDeny,
-	}
-	if l.name == "" {
-		l.name = "default"
 	}
 	seen := map[string]int{}
 	for i, lim := range opts.Limits {
@@ -362,16 +367,25 @@ func (l *Limiter) PeekN(ctx context.Context, key string, cost int) (Result, erro
 }
 
 // Reset forgets every count of key, in one Redis call. It clears this
-// Limiter's deny cache for key; other instances may still deny key from
-// their own cache until the denial they saw would have ended.
+// Limiter's deny cache for key, before the call and again after it, and
+// keeps out every denial of key from a call sent before Reset returned,
+// even one whose reply arrives later: after Reset, this Limiter asks Redis
+// again. Other instances may still deny key from their own cache until the
+// denial they saw would have ended.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
 	if l.deny != nil {
-		l.deny.remove(key)
+		l.deny.reset(key)
 	}
 	ks := l.space.TaggedSet(key, l.suffixes)
 	err := l.call.DoMeasured(ctx, l.tel.reset, func(ctx context.Context) error {
 		return l.client.Del(ctx, ks...).Err()
 	})
+	if l.deny != nil {
+		// A denial sent before the DEL ran may have been filed since the
+		// first reset, or may still be on its way: drop the one, bar the
+		// other.
+		l.deny.reset(key)
+	}
 	if err != nil {
 		return l.fail(ctx, err)
 	}
@@ -391,6 +405,7 @@ func (l *Limiter) run(ctx context.Context, key string, cost int, consume, shadow
 		return Result{Limit: l.limits[0]}, ErrInvalidCost
 	}
 	sent := l.now()
+	var ticket denyTicket
 	if consume && l.deny != nil {
 		if res, ok := l.deny.get(key, cost, sent); ok {
 			if l.tel.t.On {
@@ -399,6 +414,9 @@ func (l *Limiter) run(ctx context.Context, key string, cost int, consume, shadow
 			}
 			return res, nil
 		}
+		// taken before the call is sent: a Reset from now on keeps this
+		// call's denial out of the cache
+		ticket = l.deny.ticket(key)
 	}
 	args := make([]interface{}, 3, 3+len(l.limitArgs))
 	if l.clock != nil {
@@ -439,9 +457,9 @@ func (l *Limiter) run(ctx context.Context, key string, cost int, consume, shadow
 		}
 		if l.deny != nil {
 			if res.Allowed {
-				l.deny.forget(key, sent)
+				l.deny.forget(ticket, key, sent)
 			} else if res.RetryAfter > 0 {
-				l.deny.put(key, cost, sent, sent.Add(res.RetryAfter), res)
+				l.deny.put(ticket, key, cost, sent, sent.Add(res.RetryAfter), res)
 			}
 		}
 	}

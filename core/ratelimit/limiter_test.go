@@ -119,7 +119,7 @@ func TestAlgorithms(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
 			clk := newClock()
-			l := newLimiter(t, srv, clk, ratelimit.Options{Algorithm: c.alg, Limits: []ratelimit.Limit{c.limit}, DenyCacheSize: -1})
+			l := newLimiter(t, srv, clk, ratelimit.Options{Name: "uncached", Algorithm: c.alg, Limits: []ratelimit.Limit{c.limit}, DenyCacheSize: -1})
 			runSteps(t, l, clk, "client-1", c.steps)
 			// the same steps on the deny-cached limiter give the same answers
 			cached := newLimiter(t, srv, clk, ratelimit.Options{Name: "cached", Algorithm: c.alg, Limits: []ratelimit.Limit{c.limit}})
@@ -139,7 +139,7 @@ func TestMultiLimit(t *testing.T) {
 			clk := newClock()
 			perSec := ratelimit.PerSecond(2).WithName("burst")
 			perMin := ratelimit.PerMinute(3).WithName("minute")
-			l := newLimiter(t, srv, clk, ratelimit.Options{Algorithm: alg, Limits: []ratelimit.Limit{perSec, perMin}, DenyCacheSize: -1})
+			l := newLimiter(t, srv, clk, ratelimit.Options{Name: "api", Algorithm: alg, Limits: []ratelimit.Limit{perSec, perMin}, DenyCacheSize: -1})
 			ctx := context.Background()
 			allow := func(want bool) ratelimit.Result {
 				t.Helper()
@@ -180,7 +180,7 @@ func TestPeekAndReset(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
 			clk := newClock()
-			l := newLimiter(t, srv, clk, ratelimit.Options{Algorithm: alg, Limits: []ratelimit.Limit{ratelimit.PerMinute(2)}})
+			l := newLimiter(t, srv, clk, ratelimit.Options{Name: "api", Algorithm: alg, Limits: []ratelimit.Limit{ratelimit.PerMinute(2)}})
 			ctx := context.Background()
 			for i := 0; i < 3; i++ {
 				res, err := l.Peek(ctx, "k")
@@ -218,7 +218,7 @@ func TestServerTime(t *testing.T) {
 		t.Run(alg.String(), func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
-			l := newLimiter(t, srv, nil, ratelimit.Options{Algorithm: alg, Limits: []ratelimit.Limit{ratelimit.PerHour(3)}})
+			l := newLimiter(t, srv, nil, ratelimit.Options{Name: "api", Algorithm: alg, Limits: []ratelimit.Limit{ratelimit.PerHour(3)}})
 			ctx := context.Background()
 			for i := 0; i < 3; i++ {
 				res, err := l.Allow(ctx, "k")
@@ -242,21 +242,21 @@ func TestInvalidConfiguration(t *testing.T) {
 	c := srv.Client()
 	bad := []ratelimit.Options{
 		{},
-		{Limits: []ratelimit.Limit{ratelimit.PerMinute(0)}},
-		{Limits: []ratelimit.Limit{{Rate: 5}}},
-		{Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(-1)}},
-		{Limits: []ratelimit.Limit{{Rate: 5, Period: 1500 * time.Nanosecond}}},
-		{Limits: []ratelimit.Limit{ratelimit.PerSecond(2_000_000)}},
-		{Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithName(`a"b`)}},
-		{Limits: []ratelimit.Limit{ratelimit.PerSecond(5), ratelimit.PerSecond(5)}},
-		{Algorithm: ratelimit.FixedWindow, Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(10)}},
+		{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerMinute(0)}},
+		{Name: "api", Limits: []ratelimit.Limit{{Rate: 5}}},
+		{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(-1)}},
+		{Name: "api", Limits: []ratelimit.Limit{{Rate: 5, Period: 1500 * time.Nanosecond}}},
+		{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(2_000_000)}},
+		{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithName(`a"b`)}},
+		{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(5), ratelimit.PerSecond(5)}},
+		{Name: "api", Algorithm: ratelimit.FixedWindow, Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(10)}},
 	}
 	for i, o := range bad {
 		if _, err := ratelimit.New(c, o); !errors.Is(err, ratelimit.ErrInvalidLimit) {
 			t.Errorf("options %d: err = %v, want ErrInvalidLimit", i, err)
 		}
 	}
-	if _, err := ratelimit.New(c, ratelimit.Options{Algorithm: 9, Limits: []ratelimit.Limit{ratelimit.PerSecond(1)}}); err == nil {
+	if _, err := ratelimit.New(c, ratelimit.Options{Name: "api", Algorithm: 9, Limits: []ratelimit.Limit{ratelimit.PerSecond(1)}}); err == nil {
 		t.Error("unknown algorithm accepted")
 	}
 	if _, err := ratelimit.NewLimit(0, time.Second, 0); !errors.Is(err, ratelimit.ErrInvalidLimit) {
@@ -265,7 +265,7 @@ func TestInvalidConfiguration(t *testing.T) {
 	if l, err := ratelimit.NewLimit(10, time.Minute, 20); err != nil || l.Burst != 20 {
 		t.Errorf("NewLimit valid: %v %v", l, err)
 	}
-	l, err := ratelimit.New(c, ratelimit.Options{Settings: core.Settings{Prefix: srv.Prefix}, Limits: []ratelimit.Limit{ratelimit.PerSecond(1)}})
+	l, err := ratelimit.New(c, ratelimit.Options{Name: "api", Settings: core.Settings{Prefix: srv.Prefix}, Limits: []ratelimit.Limit{ratelimit.PerSecond(1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,14 +277,10 @@ func TestInvalidConfiguration(t *testing.T) {
 func TestLimitNames(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	l := newLimiter(t, srv, nil, ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerSecond(10), ratelimit.PerHour(1000)}})
+	l := newLimiter(t, srv, nil, ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(10), ratelimit.PerHour(1000)}})
 	got := fmt.Sprint(l.Limits()[0].Name, " ", l.Limits()[1].Name)
 	if got != "10-per-1s 1000-per-1h0m0s" {
 		t.Fatalf("names %q", got)
-	}
-	one := newLimiter(t, srv, nil, ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerSecond(10)}})
-	if one.Limits()[0].Name != "default" {
-		t.Fatalf("single limit named %q", one.Limits()[0].Name)
 	}
 	named := newLimiter(t, srv, nil, ratelimit.Options{Name: "login", Limits: []ratelimit.Limit{ratelimit.PerSecond(10)}})
 	if named.Limits()[0].Name != "login" {

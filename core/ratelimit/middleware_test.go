@@ -77,19 +77,21 @@ func TestNewNamesTheField(t *testing.T) {
 		{"trusted proxies", srv.Client(), ratelimit.Options{Settings: core.Settings{TrustedProxies: []string{"10.0.0.0/8", "proxy.internal"}}, Limits: one}, "Settings.TrustedProxies", false},
 		{"secret", srv.Client(), ratelimit.Options{Settings: core.Settings{Secret: []byte("short")}, Limits: one}, "Settings.Secret", false},
 		{"no limits", srv.Client(), ratelimit.Options{}, "Options.Limits is empty", true},
-		{"rate", srv.Client(), ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerMinute(0)}}, "Options.Limits[0] (0/1m0s): rate 0", true},
-		{"period", srv.Client(), ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerSecond(1), {Rate: 5}}}, "Options.Limits[1] (5/0s): period 0s", true},
-		{"burst", srv.Client(), ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(-1)}}, "Options.Limits[0]", true},
-		{"sub-microsecond period", srv.Client(), ratelimit.Options{Limits: []ratelimit.Limit{{Rate: 5, Period: 1500 * time.Nanosecond}}}, "Options.Limits[0]", true},
-		{"too fast", srv.Client(), ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerSecond(2_000_000)}}, "Options.Limits[0]", true},
-		{"limit name", srv.Client(), ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithName(`a"b`)}}, "Options.Limits[0]", true},
-		{"duplicate names", srv.Client(), ratelimit.Options{Limits: []ratelimit.Limit{ratelimit.PerSecond(5), ratelimit.PerMinute(9), ratelimit.PerSecond(5)}}, `Options.Limits[2] is named "5-per-1s" like Limits[0]`, true},
-		{"burst of a window", srv.Client(), ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(10)}}, "Options.Limits[0] (5/1s burst 10): burst applies to GCRA only", true},
-		{"algorithm", srv.Client(), ratelimit.Options{Algorithm: 9, Limits: one}, "Options.Algorithm Algorithm(9) is unknown", false},
-		{"negative algorithm", srv.Client(), ratelimit.Options{Algorithm: -1, Limits: one}, "Options.Algorithm", false},
-		{"IPv6 prefix below", srv.Client(), ratelimit.Options{IPv6Prefix: -1, Limits: one}, "Options.IPv6Prefix -1 is outside 0..128", false},
-		{"IPv6 prefix above", srv.Client(), ratelimit.Options{IPv6Prefix: 129, Limits: one}, "Options.IPv6Prefix 129 is outside 0..128", false},
+		{"rate", srv.Client(), ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerMinute(0)}}, "Options.Limits[0] (0/1m0s): rate 0", true},
+		{"period", srv.Client(), ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(1), {Rate: 5}}}, "Options.Limits[1] (5/0s): period 0s", true},
+		{"burst", srv.Client(), ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(-1)}}, "Options.Limits[0]", true},
+		{"sub-microsecond period", srv.Client(), ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{{Rate: 5, Period: 1500 * time.Nanosecond}}}, "Options.Limits[0]", true},
+		{"too fast", srv.Client(), ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(2_000_000)}}, "Options.Limits[0]", true},
+		{"limit name", srv.Client(), ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithName(`a"b`)}}, "Options.Limits[0]", true},
+		{"duplicate names", srv.Client(), ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(5), ratelimit.PerMinute(9), ratelimit.PerSecond(5)}}, `Options.Limits[2] is named "5-per-1s" like Limits[0]`, true},
+		{"burst of a window", srv.Client(), ratelimit.Options{Name: "api", Algorithm: ratelimit.FixedWindow, Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(10)}}, "Options.Limits[0] (5/1s burst 10): burst applies to GCRA only", true},
+		{"algorithm", srv.Client(), ratelimit.Options{Name: "api", Algorithm: 9, Limits: one}, "Options.Algorithm Algorithm(9) is unknown", false},
+		{"negative algorithm", srv.Client(), ratelimit.Options{Name: "api", Algorithm: -1, Limits: one}, "Options.Algorithm", false},
+		{"IPv6 prefix below", srv.Client(), ratelimit.Options{Name: "api", IPv6Prefix: -1, Limits: one}, "Options.IPv6Prefix -1 is outside 0..128", false},
+		{"IPv6 prefix above", srv.Client(), ratelimit.Options{Name: "api", IPv6Prefix: 129, Limits: one}, "Options.IPv6Prefix 129 is outside 0..128", false},
 		{"policy name as a limit name", srv.Client(), ratelimit.Options{Name: "my api", Limits: one}, `Options.Name "my api"`, false},
+		{"no name", srv.Client(), ratelimit.Options{Limits: one},
+			"ratelimit: invalid configuration: Options.Name is required: limiters with the same name, algorithm and limits share their counts, so each policy needs a name of its own", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -110,12 +112,12 @@ func TestNewNamesTheField(t *testing.T) {
 	}
 	// The edges of what works.
 	for _, o := range []ratelimit.Options{
-		{IPv6Prefix: 128, Limits: one},
-		{IPv6Prefix: 1, Limits: one},
-		{DenyCacheSize: -1, Limits: one},
+		{Name: "api", IPv6Prefix: 128, Limits: one},
+		{Name: "api", IPv6Prefix: 1, Limits: one},
+		{Name: "api", DenyCacheSize: -1, Limits: one},
 		{Name: "my api", Limits: []ratelimit.Limit{ratelimit.PerSecond(1), ratelimit.PerHour(100)}}, // the name is never a header's
-		{Algorithm: ratelimit.FixedWindow, Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(5)}},
-		{Settings: core.Settings{TrustedProxies: []string{"10.0.0.1", " 2001:db8::/32 "}}, Limits: one},
+		{Name: "api", Algorithm: ratelimit.FixedWindow, Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(5)}},
+		{Name: "api", Settings: core.Settings{TrustedProxies: []string{"10.0.0.1", " 2001:db8::/32 "}}, Limits: one},
 	} {
 		if _, err := ratelimit.New(srv.Client(), o); err != nil {
 			t.Errorf("New(%+v): %v", o, err)
@@ -170,7 +172,7 @@ func TestResultFromContext(t *testing.T) {
 		}
 	})
 	t.Run("failed open", func(t *testing.T) {
-		l, err := ratelimit.New(redistest.Hung(t), ratelimit.Options{Settings: core.Settings{Timeout: 20 * time.Millisecond, Logger: quiet},
+		l, err := ratelimit.New(redistest.Hung(t), ratelimit.Options{Name: "api", Settings: core.Settings{Timeout: 20 * time.Millisecond, Logger: quiet},
 			Limits: []ratelimit.Limit{ratelimit.PerMinute(1)}})
 		if err != nil {
 			t.Fatal(err)
@@ -261,7 +263,7 @@ func TestOnReject(t *testing.T) {
 	}
 
 	// Failing closed: a 503 with the Result of the failure.
-	closed, err := ratelimit.New(redistest.Hung(t), ratelimit.Options{Settings: core.Settings{OnReject: onReject, Timeout: 20 * time.Millisecond, Logger: quiet},
+	closed, err := ratelimit.New(redistest.Hung(t), ratelimit.Options{Name: "api", Settings: core.Settings{OnReject: onReject, Timeout: 20 * time.Millisecond, Logger: quiet},
 		Limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, FailClosed: true})
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +317,7 @@ func TestServeReturnsRejection(t *testing.T) {
 	}
 
 	// A Redis failure under FailClosed wraps ErrRedis.
-	closed, err := ratelimit.New(redistest.Hung(t), ratelimit.Options{Settings: core.Settings{Timeout: 20 * time.Millisecond, Logger: quiet},
+	closed, err := ratelimit.New(redistest.Hung(t), ratelimit.Options{Name: "api", Settings: core.Settings{Timeout: 20 * time.Millisecond, Logger: quiet},
 		Limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, FailClosed: true})
 	if err != nil {
 		t.Fatal(err)
@@ -333,6 +335,7 @@ func TestKeyFallsBackToAddress(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
 	l := newHTTPLimiter(t, srv, 1, ratelimit.Options{
+		Name:       "api",
 		Settings:   core.Settings{TrustedProxies: []string{"10.0.0.0/8"}},
 		IPv6Prefix: 48,
 		Key: func(r *http.Request) (string, error) {
@@ -406,7 +409,7 @@ func TestKeyFirst(t *testing.T) {
 func TestPerRoute(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	l := newHTTPLimiter(t, srv, 1, ratelimit.Options{PerRoute: true})
+	l := newHTTPLimiter(t, srv, 1, ratelimit.Options{Name: "api", PerRoute: true})
 	post := func(r *http.Request) *http.Request { r.Method = http.MethodPost; return r }
 	steps := []struct {
 		r      *http.Request
@@ -423,6 +426,38 @@ func TestPerRoute(t *testing.T) {
 	for i, s := range steps {
 		if got, _ := serve(l, s.r); got != s.status {
 			t.Fatalf("step %d: %d, want %d", i, got, s.status)
+		}
+	}
+}
+
+// A limiter needs a Name: limiters with the same name, algorithm and limits
+// share their counts, so two routes limited without one would silently
+// share a budget. With names of their own, two routes with identical
+// limits keep separate counts for the same client; a limiter of the same
+// name on another route (or server) shares its policy's count.
+func TestPoliciesNeedNames(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	one := []ratelimit.Limit{ratelimit.PerMinute(1)}
+	l, err := ratelimit.New(srv.Client(), ratelimit.Options{Limits: one})
+	const want = "ratelimit: invalid configuration: Options.Name is required: limiters with the same name, algorithm and limits share their counts, so each policy needs a name of its own"
+	if l != nil || err == nil || err.Error() != want || !errors.Is(err, core.ErrConfig) {
+		t.Fatalf("New without a Name = %v, %v; want the error %q", l, err, want)
+	}
+	search := newHTTPLimiter(t, srv, 1, ratelimit.Options{Name: "search"})
+	export := newHTTPLimiter(t, srv, 1, ratelimit.Options{Name: "export"})
+	searchToo := newHTTPLimiter(t, srv, 1, ratelimit.Options{Name: "search"}) // another route of the search policy
+	steps := []struct {
+		l      *ratelimit.Limiter
+		status int
+	}{
+		{search, 204}, {search, 429},
+		{export, 204}, {export, 429}, // its own count, untouched by search's
+		{searchToo, 429}, // search's count
+	}
+	for i, s := range steps {
+		if status, _ := serve(s.l, request("/", "", "192.0.2.1")); status != s.status {
+			t.Fatalf("step %d (%s): status %d, want %d", i, s.l.Name(), status, s.status)
 		}
 	}
 }

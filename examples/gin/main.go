@@ -1,125 +1,18 @@
-// Command gin is the redisware reference app on Gin. It serves the same
-// routes, with the same behaviour, as examples/nethttp and examples/echo; examples/README.md lists them:
-// GET /healthz, GET /limited (rate limited), POST /orders (Idempotency-Key),
-// POST /login, GET /me, POST /logout, POST /logout-all and GET /sessions
-// (sessions).
+// Command gin is the redisware reference app on Gin. It serves the
+// same routes, with the same behaviour, as the other two builds; the
+// README and examples/README.md list them. The routes live in
+// examples/internal/ginapp, so tests can run the three builds side by side.
 //
 // Run it with no Redis at all (it starts an embedded miniredis), or point
-// it at one with REDIS_URL or REDIS_CLUSTER_ADDRS:
+// it at one with REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS:
 //
 //	go run ./examples/gin -addr :8080
 //	REDIS_URL=redis://127.0.0.1:6379/0 go run ./examples/gin
 package main
 
 import (
-	"net/http"
-
-	"github.com/gin-gonic/gin"
-
 	"github.com/redisware/redisware/examples/internal/app"
-	"github.com/redisware/redisware/ginmw"
+	"github.com/redisware/redisware/examples/internal/ginapp"
 )
 
-func main() { app.Main("gin", newHandler) }
-
-// newHandler returns the app's routes on b.
-func newHandler(b app.Backend) (http.Handler, error) {
-	d, err := app.NewDeps(b)
-	if err != nil {
-		return nil, err
-	}
-	limited, orders, book, sessions := d.Limited, d.Orders, d.Book, d.Sessions
-	gin.SetMode(gin.ReleaseMode) // no debug route listing, in main or in tests
-	r := gin.New()
-	r.Use(gin.Recovery())
-	// c.ClientIP() then reports the connection's address, like the limiter.
-	if err := r.SetTrustedProxies(nil); err != nil {
-		return nil, err
-	}
-	r.GET("/metrics", gin.WrapH(d.Metrics))
-	r.GET("/dashboard", gin.WrapH(d.Dashboard))
-	r.GET("/healthz", func(c *gin.Context) {
-		c.JSON(http.StatusOK, gin.H{"status": "ok"})
-	})
-	r.GET("/limited", ginmw.RateLimit(limited), func(c *gin.Context) {
-		c.JSON(http.StatusOK, gin.H{"ok": true})
-	})
-	r.POST("/orders", ginmw.Idempotency(orders), func(c *gin.Context) {
-		body, err := c.GetRawData()
-		if err != nil {
-			c.JSON(http.StatusBadRequest, gin.H{"error": "unreadable body"})
-			return
-		}
-		req, err := app.ParseOrder(body)
-		if err != nil {
-			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-			return
-		}
-		c.JSON(http.StatusCreated, book.Create(c.Request.Context(), req))
-	})
-	auth := r.Group("/", ginmw.Session(sessions))
-	auth.POST("/login", func(c *gin.Context) {
-		user, err := app.LoginUser(c.Request)
-		if err != nil {
-			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-			return
-		}
-		ginmw.SessionFrom(c).Login(user)
-		c.JSON(http.StatusOK, gin.H{"user": user})
-	})
-	auth.GET("/me", func(c *gin.Context) {
-		s := ginmw.SessionFrom(c)
-		if s.User() == "" {
-			c.JSON(http.StatusUnauthorized, gin.H{"error": "not logged in"})
-			return
-		}
-		visits, err := s.Incr(c.Request.Context(), "visits", 1)
-		if err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "sessions unavailable"})
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"user": s.User(), "visits": visits})
-	})
-	auth.POST("/logout", func(c *gin.Context) {
-		ginmw.SessionFrom(c).Destroy()
-		c.JSON(http.StatusOK, gin.H{"ok": true})
-	})
-	auth.POST("/logout-all", func(c *gin.Context) {
-		s := ginmw.SessionFrom(c)
-		if s.User() == "" {
-			c.JSON(http.StatusUnauthorized, gin.H{"error": "not logged in"})
-			return
-		}
-		n, err := sessions.RevokeAll(c.Request.Context(), s.User())
-		if err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "sessions unavailable"})
-			return
-		}
-		s.Destroy() // already revoked; this clears the cookie
-		c.JSON(http.StatusOK, gin.H{"revoked": n})
-	})
-	auth.GET("/sessions", func(c *gin.Context) {
-		s := ginmw.SessionFrom(c)
-		if s.User() == "" {
-			c.JSON(http.StatusUnauthorized, gin.H{"error": "not logged in"})
-			return
-		}
-		list, err := sessions.ListSessions(c.Request.Context(), s.User())
-		if err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "sessions unavailable"})
-			return
-		}
-		c.JSON(http.StatusOK, app.SessionViews(list, s))
-	})
-	cached := d.Cached
-	r.Match([]string{http.MethodGet, http.MethodHead}, "/cached", ginmw.HTTPCache(cached.Cache), func(c *gin.Context) {
-		q := c.Query("q")
-		app.SetCachedHeaders(c.Writer.Header(), q)
-		c.Data(http.StatusOK, "application/json", cached.Lookup(q))
-	})
-	r.POST("/cached/invalidate", func(c *gin.Context) {
-		status, body := cached.Invalidate(c.Request)
-		c.Data(status, "application/json", []byte(body))
-	})
-	return r, nil
-}
+func main() { app.Main("gin", ginapp.New) }

@@ -1,135 +1,18 @@
-// Command nethttp is the redisware reference app on net/http alone. It serves the same
-// routes, with the same behaviour, as examples/gin and examples/echo; examples/README.md lists them:
-// GET /healthz, GET /limited (rate limited), POST /orders (Idempotency-Key),
-// POST /login, GET /me, POST /logout, POST /logout-all and GET /sessions
-// (sessions).
+// Command nethttp is the redisware reference app on net/http alone. It serves the
+// same routes, with the same behaviour, as the other two builds; the
+// README and examples/README.md list them. The routes live in
+// examples/internal/nethttpapp, so tests can run the three builds side by side.
 //
 // Run it with no Redis at all (it starts an embedded miniredis), or point
-// it at one with REDIS_URL or REDIS_CLUSTER_ADDRS:
+// it at one with REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS:
 //
 //	go run ./examples/nethttp -addr :8080
 //	REDIS_URL=redis://127.0.0.1:6379/0 go run ./examples/nethttp
 package main
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
-
-	"github.com/redisware/redisware/core/session"
 	"github.com/redisware/redisware/examples/internal/app"
-	"github.com/redisware/redisware/nethttp"
+	"github.com/redisware/redisware/examples/internal/nethttpapp"
 )
 
-func main() { app.Main("nethttp", newHandler) }
-
-// newHandler returns the app's routes on b.
-func newHandler(b app.Backend) (http.Handler, error) {
-	d, err := app.NewDeps(b)
-	if err != nil {
-		return nil, err
-	}
-	limited, orders, book, sessions := d.Limited, d.Orders, d.Book, d.Sessions
-	withSession := nethttp.Session(sessions)
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", d.Metrics)
-	mux.Handle("GET /dashboard", d.Dashboard)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
-	})
-	mux.Handle("GET /limited", nethttp.RateLimit(limited)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, `{"ok":true}`)
-	})))
-	mux.Handle("POST /orders", nethttp.Idempotency(orders)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, `{"error":"unreadable body"}`)
-			return
-		}
-		req, err := app.ParseOrder(body)
-		if err != nil {
-			b, _ := json.Marshal(map[string]string{"error": err.Error()})
-			writeJSON(w, http.StatusBadRequest, string(b))
-			return
-		}
-		b, _ := json.Marshal(book.Create(r.Context(), req))
-		writeJSON(w, http.StatusCreated, string(b))
-	})))
-	mux.Handle("POST /login", withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, err := app.LoginUser(r)
-		if err != nil {
-			writeJSONValue(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		session.FromContext(r.Context()).Login(user)
-		writeJSONValue(w, http.StatusOK, map[string]string{"user": user})
-	})))
-	mux.Handle("GET /me", withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := session.FromContext(r.Context())
-		if s.User() == "" {
-			writeJSONValue(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
-			return
-		}
-		visits, err := s.Incr(r.Context(), "visits", 1)
-		if err != nil {
-			writeJSONValue(w, http.StatusServiceUnavailable, map[string]string{"error": "sessions unavailable"})
-			return
-		}
-		writeJSONValue(w, http.StatusOK, map[string]any{"user": s.User(), "visits": visits})
-	})))
-	mux.Handle("POST /logout", withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		session.FromContext(r.Context()).Destroy()
-		writeJSONValue(w, http.StatusOK, map[string]bool{"ok": true})
-	})))
-	mux.Handle("POST /logout-all", withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := session.FromContext(r.Context())
-		if s.User() == "" {
-			writeJSONValue(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
-			return
-		}
-		n, err := sessions.RevokeAll(r.Context(), s.User())
-		if err != nil {
-			writeJSONValue(w, http.StatusServiceUnavailable, map[string]string{"error": "sessions unavailable"})
-			return
-		}
-		s.Destroy() // already revoked; this clears the cookie
-		writeJSONValue(w, http.StatusOK, map[string]int{"revoked": n})
-	})))
-	mux.Handle("GET /sessions", withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := session.FromContext(r.Context())
-		if s.User() == "" {
-			writeJSONValue(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
-			return
-		}
-		list, err := sessions.ListSessions(r.Context(), s.User())
-		if err != nil {
-			writeJSONValue(w, http.StatusServiceUnavailable, map[string]string{"error": "sessions unavailable"})
-			return
-		}
-		writeJSONValue(w, http.StatusOK, app.SessionViews(list, s))
-	})))
-	cached := d.Cached
-	mux.Handle("GET /cached", nethttp.HTTPCache(cached.Cache)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query().Get("q")
-		app.SetCachedHeaders(w.Header(), q)
-		writeJSON(w, http.StatusOK, string(cached.Lookup(q)))
-	})))
-	mux.HandleFunc("POST /cached/invalidate", func(w http.ResponseWriter, r *http.Request) {
-		status, body := cached.Invalidate(r)
-		writeJSON(w, status, body)
-	})
-	return mux, nil
-}
-
-// writeJSONValue sends v as JSON with status.
-func writeJSONValue(w http.ResponseWriter, status int, v any) {
-	b, _ := json.Marshal(v)
-	writeJSON(w, status, string(b))
-}
-
-// writeJSON sends body, which must be JSON, with status.
-func writeJSON(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body + "\n"))
-}
+func main() { app.Main("nethttp", nethttpapp.New) }

@@ -94,3 +94,22 @@ func (c *Cached) Invalidate(r *http.Request) (status int, body string) {
 	b, _ := json.Marshal(map[string]int{"invalidated": n})
 	return http.StatusOK, string(b)
 }
+
+// GreetingCacheControl is what the GET /greeting handler says, wrongly, as
+// real handlers do: its page is built from the session, yet it declares it
+// fresh for 30 seconds in any cache. The cache still keeps each user's
+// greeting to that user, since the session middleware runs outside it.
+const GreetingCacheControl = "max-age=30"
+
+// Greeting is the body of GET /greeting.
+type Greeting struct {
+	Greeting string `json:"greeting"`
+}
+
+// Greet returns the greeting of user ("" for a guest).
+func Greet(user string) Greeting {
+	if user == "" {
+		return Greeting{Greeting: "hello guest"}
+	}
+	return Greeting{Greeting: "hello " + user}
+}

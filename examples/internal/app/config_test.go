@@ -15,14 +15,15 @@ func TestLoad(t *testing.T) {
 		tls                  bool
 	}
 	for _, tc := range []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		addr    string     // want, when no error
-		redis   *redisWant // want; nil means no REDIS_URL options
-		cluster []string   // want
-		err     []string   // substrings of the wanted error; nil means no error
-		secret  string     // must not appear in the error
+		name     string
+		args     []string
+		env      map[string]string
+		addr     string     // want, when no error
+		redis    *redisWant // want; nil means no REDIS_URL options
+		cluster  []string   // want
+		sentinel *Sentinel  // want; nil means none
+		err      []string   // substrings of the wanted error; nil means no error
+		secret   string     // must not appear in the error
 	}{
 		{name: "defaults", addr: ":8080"},
 		{name: "PORT", env: map[string]string{"PORT": "9000"}, addr: ":9000"},
@@ -58,6 +59,29 @@ func TestLoad(t *testing.T) {
 		{name: "REDIS_CLUSTER_ADDRS without port", env: map[string]string{"REDIS_CLUSTER_ADDRS": "10.0.0.1:7000,10.0.0.2"}, err: []string{"REDIS_CLUSTER_ADDRS", `"10.0.0.2"`}},
 		{name: "REDIS_CLUSTER_ADDRS without host", env: map[string]string{"REDIS_CLUSTER_ADDRS": ":7000"}, err: []string{"REDIS_CLUSTER_ADDRS", `":7000"`}},
 		{name: "REDIS_CLUSTER_ADDRS only commas", env: map[string]string{"REDIS_CLUSTER_ADDRS": ", ,"}, err: []string{"REDIS_CLUSTER_ADDRS", "no host:port"}},
+		{
+			name:     "REDIS_SENTINEL_ADDRS",
+			env:      map[string]string{"REDIS_SENTINEL_ADDRS": "10.0.0.1:26379, 10.0.0.2:26379", "REDIS_PASSWORD": "data", "REDIS_SENTINEL_PASSWORD": "sent"},
+			addr:     ":8080",
+			sentinel: &Sentinel{Addrs: []string{"10.0.0.1:26379", "10.0.0.2:26379"}, Master: "mymaster", Password: "data", SentinelPassword: "sent"},
+		},
+		{
+			name:     "REDIS_SENTINEL_MASTER",
+			env:      map[string]string{"REDIS_SENTINEL_ADDRS": "10.0.0.1:26379", "REDIS_SENTINEL_MASTER": " orders "},
+			addr:     ":8080",
+			sentinel: &Sentinel{Addrs: []string{"10.0.0.1:26379"}, Master: "orders"},
+		},
+		{name: "REDIS_SENTINEL_ADDRS without port", env: map[string]string{"REDIS_SENTINEL_ADDRS": "10.0.0.1"}, err: []string{"REDIS_SENTINEL_ADDRS", `"10.0.0.1"`}},
+		{
+			name: "two topologies",
+			env:  map[string]string{"REDIS_URL": "redis://:s3cret@127.0.0.1:6379", "REDIS_CLUSTER_ADDRS": "10.0.0.1:7000"},
+			err:  []string{"REDIS_URL and REDIS_CLUSTER_ADDRS are set", "only one"}, secret: "s3cret",
+		},
+		{
+			name: "three topologies",
+			env:  map[string]string{"REDIS_URL": "redis://127.0.0.1:6379", "REDIS_CLUSTER_ADDRS": "10.0.0.1:7000", "REDIS_SENTINEL_ADDRS": "10.0.0.1:26379"},
+			err:  []string{"REDIS_URL and REDIS_CLUSTER_ADDRS and REDIS_SENTINEL_ADDRS are set"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Load(tc.args, func(k string) string { return tc.env[k] })
@@ -84,6 +108,14 @@ func TestLoad(t *testing.T) {
 			if !slices.Equal(cfg.ClusterAddrs, tc.cluster) {
 				t.Errorf("ClusterAddrs = %q, want %q", cfg.ClusterAddrs, tc.cluster)
 			}
+			switch {
+			case tc.sentinel == nil && cfg.Sentinel != nil:
+				t.Errorf("Sentinel = %+v, want nil", *cfg.Sentinel)
+			case tc.sentinel != nil && (cfg.Sentinel == nil || !slices.Equal(cfg.Sentinel.Addrs, tc.sentinel.Addrs) ||
+				cfg.Sentinel.Master != tc.sentinel.Master || cfg.Sentinel.Password != tc.sentinel.Password ||
+				cfg.Sentinel.SentinelPassword != tc.sentinel.SentinelPassword):
+				t.Errorf("Sentinel = %+v, want %+v", cfg.Sentinel, *tc.sentinel)
+			}
 			switch o := cfg.Redis; {
 			case tc.redis == nil && o != nil:
 				t.Errorf("Redis = %+v, want nil", o)
@@ -104,7 +136,7 @@ func TestLoadHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("Load(-h) error = %v, want one wrapping flag.ErrHelp", err)
 	}
-	for _, s := range []string{"usage:", "-addr", "PORT", "REDIS_URL", "REDIS_CLUSTER_ADDRS"} {
+	for _, s := range []string{"usage:", "-addr", "PORT", "REDIS_URL", "REDIS_CLUSTER_ADDRS", "REDIS_SENTINEL_ADDRS", "REDIS_SENTINEL_MASTER", "REDIS_PASSWORD"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("help %q does not mention %s", err, s)
 		}

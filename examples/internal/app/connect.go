@@ -19,7 +19,8 @@ const pingTimeout = 2 * time.Second
 
 // Connect returns a client for cfg and a function that closes it and
 // everything Connect started. It builds a Cluster client when
-// cfg.ClusterAddrs is set, else a client on cfg.Redis, else it starts an
+// cfg.ClusterAddrs is set, a Sentinel failover client when cfg.Sentinel is
+// set, else a client on cfg.Redis, else it starts an
 // embedded miniredis, so the app runs on a bare machine, and logs one line
 // saying so. Every client has ContextTimeoutEnabled set, so request
 // deadlines bound Redis calls. Connect returns an error when Redis (every
@@ -35,14 +36,21 @@ func Connect(cfg Config, logger *slog.Logger) (redis.UniversalClient, func(), er
 	)
 	switch {
 	case len(cfg.ClusterAddrs) > 0:
-		if cfg.Redis != nil {
-			logger.Warn("both " + EnvClusterAddrs + " and " + EnvRedisURL + " are set: using the cluster")
-		}
 		client = redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:                 cfg.ClusterAddrs,
+			Password:              cfg.Password,
 			ContextTimeoutEnabled: true,
 		})
 		where = EnvClusterAddrs + "=" + strings.Join(cfg.ClusterAddrs, ",")
+	case cfg.Sentinel != nil:
+		client = redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:            cfg.Sentinel.Master,
+			SentinelAddrs:         cfg.Sentinel.Addrs,
+			Password:              cfg.Sentinel.Password,
+			SentinelPassword:      cfg.Sentinel.SentinelPassword,
+			ContextTimeoutEnabled: true,
+		})
+		where = "master " + cfg.Sentinel.Master + " of " + EnvSentinelAddrs + "=" + strings.Join(cfg.Sentinel.Addrs, ",")
 	case cfg.Redis != nil:
 		opt := *cfg.Redis // keep the caller's options as they were
 		opt.ContextTimeoutEnabled = true
@@ -54,7 +62,7 @@ func Connect(cfg Config, logger *slog.Logger) (redis.UniversalClient, func(), er
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting an embedded miniredis: %w", err)
 		}
-		logger.Info("no "+EnvRedisURL+" or "+EnvClusterAddrs+" set: using an embedded miniredis", "addr", mini.Addr())
+		logger.Info("no "+EnvRedisURL+", "+EnvClusterAddrs+" or "+EnvSentinelAddrs+" set: using an embedded miniredis", "addr", mini.Addr())
 		client = redis.NewClient(&redis.Options{
 			Addr:                  mini.Addr(),
 			ContextTimeoutEnabled: true,

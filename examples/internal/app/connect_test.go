@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -68,11 +69,19 @@ func TestConnectConfigured(t *testing.T) {
 	srv := redistest.New(t)
 	var cfg Config
 	switch c := srv.Client().(type) {
-	case *redis.ClusterClient:
-		cfg.ClusterAddrs = c.Options().Addrs
 	case *redis.Client:
+		if srv.Topology == redistest.Sentinel {
+			master := os.Getenv(redistest.EnvSentinelMaster)
+			if master == "" {
+				master = redistest.DefaultSentinelMaster
+			}
+			cfg.Sentinel = &Sentinel{Addrs: strings.Split(os.Getenv(redistest.EnvSentinelAddrs), ","), Master: master}
+			break
+		}
 		o := c.Options()
 		cfg.Redis = &redis.Options{Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
+	case *redis.ClusterClient:
+		cfg.ClusterAddrs = c.Options().Addrs
 	}
 	var logs logBuffer
 	client, closeAll, err := Connect(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -92,7 +101,7 @@ func TestConnectConfigured(t *testing.T) {
 		if srv.Topology == redistest.Cluster || !c.Options().ContextTimeoutEnabled {
 			t.Errorf("a %T on %s, ContextTimeoutEnabled %v", c, srv.Topology, c.Options().ContextTimeoutEnabled)
 		}
-		if cfg.Redis.ContextTimeoutEnabled {
+		if cfg.Redis != nil && cfg.Redis.ContextTimeoutEnabled {
 			t.Error("Connect changed the caller's options")
 		}
 	}
@@ -115,6 +124,7 @@ func TestConnectUnreachable(t *testing.T) {
 		{"hung", Config{Redis: &redis.Options{Addr: hung}}, hung},
 		{"cluster refused", Config{ClusterAddrs: []string{refused}}, refused},
 		{"cluster hung", Config{ClusterAddrs: []string{hung}}, hung},
+		{"sentinel refused", Config{Sentinel: &Sentinel{Addrs: []string{refused}, Master: "mymaster"}}, refused},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

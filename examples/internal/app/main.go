@@ -63,8 +63,12 @@ type Deps struct {
 	Metrics http.Handler
 	// Dashboard serves GET /dashboard.
 	Dashboard http.Handler
+	// AppLimit is the app-wide limiter, outside everything else.
+	AppLimit *ratelimit.Limiter
 	// Limited guards GET /limited.
 	Limited *ratelimit.Limiter
+	// Items guards GET /items/{id}.
+	Items *ratelimit.Limiter
 	// Orders guards POST /orders.
 	Orders *idempotency.Guard
 	// Book creates the orders.
@@ -77,7 +81,15 @@ type Deps struct {
 
 // NewDeps builds the cores on b.
 func NewDeps(b Backend) (*Deps, error) {
+	appLimit, err := NewAppLimit(b)
+	if err != nil {
+		return nil, err
+	}
 	limited, err := NewLimited(b)
+	if err != nil {
+		return nil, err
+	}
+	items, err := NewItems(b)
 	if err != nil {
 		return nil, err
 	}
@@ -97,5 +109,5 @@ func NewDeps(b Backend) (*Deps, error) {
 	if b.Telemetry != nil {
 		metrics = b.Telemetry.Metrics()
 	}
-	return &Deps{Metrics: metrics, Dashboard: Dashboard(), Limited: limited, Orders: orders, Book: &Orders{}, Sessions: sessions, Cached: cached}, nil
+	return &Deps{Metrics: metrics, Dashboard: Dashboard(), AppLimit: appLimit, Limited: limited, Items: items, Orders: orders, Book: &Orders{}, Sessions: sessions, Cached: cached}, nil
 }

@@ -1,0 +1,178 @@
+package contract
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redisware/redisware/core/redistest"
+	"github.com/redisware/redisware/examples/internal/app"
+)
+
+// RunFleet checks, as subtests of t, that the builds of the reference app
+// (one instance each, named by the map's keys) behave as one app when
+// they share a Redis, as a fleet migrating from one framework to another
+// does: one rate-limit budget per route and client whatever the framework
+// wrote the route as, one idempotency record per user and key whatever
+// instance answers, sessions valid everywhere and revoked everywhere.
+func RunFleet(t *testing.T, builds map[string]NewHandler) {
+	t.Helper()
+	srv := redistest.New(t)
+	names := make([]string, 0, len(builds))
+	for name := range builds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var clients []*client
+	for _, name := range names {
+		tel, err := app.NewTelemetry()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := builds[name](app.Backend{Client: srv.Client(), Prefix: srv.Prefix, Timeout: 10 * time.Second, Telemetry: tel})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ts := httptest.NewServer(h)
+		t.Cleanup(ts.Close)
+		c := &client{base: ts.URL, http: ts.Client()}
+		c.http.Timeout = requestTimeout
+		clients = append(clients, c)
+	}
+	t.Logf("instances %v on redis topology %s, key prefix %s", names, srv.Topology, srv.Prefix)
+
+	t.Run("orders: concurrent duplicates run once", func(t *testing.T) { testFleetDuplicates(t, clients) })
+	t.Run("orders: two users behind one address", func(t *testing.T) { testFleetTwoUsers(t, clients) })
+	t.Run("items: one budget across ids and frameworks", func(t *testing.T) { testItemsAcross(t, clients) })
+	t.Run("unmatched paths: one budget across frameworks", func(t *testing.T) { testUnmatchedAcross(t, clients) })
+	t.Run("greeting: each user their own", func(t *testing.T) { testGreetingAcross(t, clients) })
+	t.Run("sessions: revoked everywhere", func(t *testing.T) { testFleetRevoke(t, clients) })
+}
+
+// claimedTotal sums the orders claimed by every instance.
+func claimedTotal(t *testing.T, clients []*client) float64 {
+	t.Helper()
+	var n float64
+	for _, c := range clients {
+		n += claimedOrders(t, c)
+	}
+	return n
+}
+
+// testFleetDuplicates sends 200 concurrent copies of one POST /orders,
+// spread over the instances: the handler runs once in the whole fleet,
+// every other copy gets 409, and every retry, on any instance, replays the
+// same bytes.
+func testFleetDuplicates(t *testing.T, clients []*client) {
+	const n = 200
+	before := claimedTotal(t, clients)
+	body := `{"item":"lamp","qty":1}`
+	var wg sync.WaitGroup
+	responses := make([]*response, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			responses[i] = clients[i%len(clients)].do(t, http.MethodPost, "/orders", keyed("fleet-dup-1"), body)
+		}()
+	}
+	wg.Wait()
+	var created []*response
+	for _, r := range responses {
+		switch r.StatusCode {
+		case http.StatusCreated:
+			created = append(created, r)
+		case http.StatusConflict:
+		default:
+			t.Fatalf("%s: %d %s, want 201 or 409", r.req, r.StatusCode, r.Body)
+		}
+	}
+	if got := claimedTotal(t, clients) - before; got != 1 {
+		t.Fatalf("the handler ran %v times across the fleet, want 1", got)
+	}
+	if len(created) == 0 {
+		t.Fatal("no copy got 201")
+	}
+	first := created[0].Body
+	for _, r := range created {
+		if !bytes.Equal(r.Body, first) {
+			t.Fatalf("two 201 bodies differ: %s and %s", first, r.Body)
+		}
+	}
+	for i, c := range clients {
+		r := c.do(t, http.MethodPost, "/orders", keyed("fleet-dup-1"), body)
+		if r.StatusCode != http.StatusCreated || !bytes.Equal(r.Body, first) || r.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("retry on instance %d: %d %s replayed=%q, want %s", i, r.StatusCode, r.Body, r.Header.Get("Idempotent-Replayed"), first)
+		}
+	}
+}
+
+// testFleetTwoUsers: two users, logged in with session cookies, behind one
+// address, send the same key and body: each gets an order of their own, and
+// each retry, on any instance, replays the user's own.
+func testFleetTwoUsers(t *testing.T, clients []*client) {
+	before := claimedTotal(t, clients)
+	alice := &browser{c: clients[0]}
+	alice.login(t, "alice")
+	bob := &browser{c: clients[len(clients)-1]}
+	bob.login(t, "bob")
+	post := func(b *browser, c *client) *response {
+		h := keyed("same-key-1")
+		h.Set("Cookie", "session="+b.cookie)
+		return c.do(t, http.MethodPost, "/orders", h, `{"item":"mug","qty":3}`)
+	}
+	// Both through one instance, so the two orders get distinct numbers.
+	a := post(alice, clients[0])
+	b := post(bob, clients[0])
+	oa, ob := decodeOrder(t, a), decodeOrder(t, b)
+	if oa.OrderID == ob.OrderID {
+		t.Fatalf("alice and bob got the same order %d: bob was served alice's record", oa.OrderID)
+	}
+	if got := claimedTotal(t, clients) - before; got != 2 {
+		t.Fatalf("the handler ran %v times, want 2 (once per user)", got)
+	}
+	for i, c := range clients {
+		if r := post(alice, c); !bytes.Equal(r.Body, a.Body) || r.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("alice's retry on instance %d: %d %s, want her own %s", i, r.StatusCode, r.Body, a.Body)
+		}
+		if r := post(bob, c); !bytes.Equal(r.Body, b.Body) || r.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("bob's retry on instance %d: %d %s, want his own %s", i, r.StatusCode, r.Body, b.Body)
+		}
+	}
+}
+
+// testFleetRevoke: sessions made on one instance are seen, and ended, by
+// the others: log out everywhere on one instance ends the user's sessions
+// made on every other, and a revoked cookie stays dead on all of them.
+func testFleetRevoke(t *testing.T, clients []*client) {
+	var users []*browser
+	for _, c := range clients {
+		b := &browser{c: c}
+		b.login(t, "carol")
+		users = append(users, b)
+	}
+	// Every instance knows every session.
+	for i, b := range users {
+		b.c = clients[(i+1)%len(clients)]
+		if u, _ := b.me(t); u != "carol" {
+			t.Fatalf("session %d made on one instance is %q on another", i, u)
+		}
+	}
+	last := users[len(users)-1]
+	r := last.do(t, http.MethodPost, "/logout-all", "", "")
+	r.wantJSON(t, http.StatusOK, `{"revoked":`+itoa(len(users))+`}`)
+	for i, b := range users[:len(users)-1] {
+		for j, c := range clients {
+			b.c = c
+			old := b.cookie
+			if u, _ := b.me(t); u != "" {
+				t.Fatalf("session %d revoked on one instance still logs in as %q on instance %d", i, u, j)
+			}
+			b.cookie = old // keep presenting the revoked cookie
+		}
+	}
+}
