@@ -21,12 +21,17 @@ import (
 // Content-Type; ErrorHandler renders it as the core would (its OnReject,
 // by default an RFC 9457 problem body). RateLimit, HTTPCache, Idempotency,
 // Session and TokenGuard are Mount under the name of their core.
-func Mount(m core.Middleware) echo.MiddlewareFunc { return mount(m, nil) }
+func Mount(m core.Middleware, opts ...Option) echo.MiddlewareFunc { return mount(m, nil, opts) }
 
-func mount(m core.Middleware, onRequest func(c echo.Context, r *http.Request)) echo.MiddlewareFunc {
+func mount(m core.Middleware, onRequest func(c echo.Context, r *http.Request), opts []Option) echo.MiddlewareFunc {
+	cfg := configure(opts)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			if cfg.skipper != nil && cfg.skipper(c) {
+				return next(c)
+			}
 			setPattern(c)
+			withContext(c)
 			var herr error
 			if rej := m.Serve(c.Response(), c.Request(), chain(c, next, onRequest, &herr)); rej != nil {
 				return reject(c, m, rej)

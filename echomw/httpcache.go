@@ -1,6 +1,7 @@
 package echomw
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -18,16 +19,24 @@ import (
 // next in a goroutine of its own, on a new echo.Context with the request's
 // path and parameters (values set with c.Set do not carry over). For a
 // route with options of its own, mount c.WithRoute(...).
-func HTTPCache(c *httpcache.Cache) echo.MiddlewareFunc {
+func HTTPCache(c *httpcache.Cache, opts ...Option) echo.MiddlewareFunc {
+	cfg := configure(opts)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(ec echo.Context) error {
+			if cfg.skipper != nil && cfg.skipper(ec) {
+				return next(ec)
+			}
 			setPattern(ec)
+			withContext(ec)
 			e := ec.Echo()
 			path := ec.Path()
 			names := append([]string(nil), ec.ParamNames()...)
 			values := append([]string(nil), ec.ParamValues()...)
 			background := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				bc := e.NewContext(r, w)
+				// The request's context holds the echo.Context that served
+				// it, pooled and reused by now: hooks must see this one.
+				bc.SetRequest(r.WithContext(context.WithValue(r.Context(), echoKey{}, bc)))
 				bc.SetPath(path)
 				bc.SetParamNames(names...)
 				bc.SetParamValues(values...)

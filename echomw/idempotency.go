@@ -15,4 +15,4 @@ import (
 // stored and replayed, and it is returned up the chain too. Rejections
 // (400, 409, 413, 422, 503) are returned as described on Mount. The route
 // that scopes a record is c.Path().
-func Idempotency(g *idempotency.Guard) echo.MiddlewareFunc { return Mount(g) }
+func Idempotency(g *idempotency.Guard, opts ...Option) echo.MiddlewareFunc { return Mount(g, opts...) }

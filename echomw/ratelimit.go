@@ -12,4 +12,4 @@ import (
 // RateLimit headers, and next reads l's Result with
 // ratelimit.ResultFromContext(c.Request().Context()). The route of
 // Options.PerRoute is c.Path().
-func RateLimit(l *ratelimit.Limiter) echo.MiddlewareFunc { return Mount(l) }
+func RateLimit(l *ratelimit.Limiter, opts ...Option) echo.MiddlewareFunc { return Mount(l, opts...) }

@@ -18,9 +18,15 @@ import (
 // chain after the stale response was sent and flushed, within the
 // request, since a gin.Context must not outlive it. For a route with
 // options of its own, mount c.WithRoute(...).
-func HTTPCache(c *httpcache.Cache) gin.HandlerFunc {
+func HTTPCache(c *httpcache.Cache, opts ...Option) gin.HandlerFunc {
+	cfg := configure(opts)
 	return func(gc *gin.Context) {
+		if cfg.skip != nil && cfg.skip(gc) {
+			gc.Next()
+			return
+		}
 		setPattern(gc)
+		withContext(gc)
 		orig := gc.Writer
 		ran := false
 		rej := c.ServeWithRefresh(orig, gc.Request, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

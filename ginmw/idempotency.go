@@ -12,4 +12,4 @@ import (
 // response is stored; retries get that response again, with
 // Idempotent-Replayed: true, and the chain is aborted. The route that
 // scopes a record is c.FullPath().
-func Idempotency(g *idempotency.Guard) gin.HandlerFunc { return Mount(g) }
+func Idempotency(g *idempotency.Guard, opts ...Option) gin.HandlerFunc { return Mount(g, opts...) }

@@ -12,4 +12,4 @@ import (
 // Allowed requests carry the RateLimit headers, and later handlers read
 // l's Result with ratelimit.ResultFromContext(c.Request.Context()). The
 // route of Options.PerRoute is c.FullPath().
-func RateLimit(l *ratelimit.Limiter) gin.HandlerFunc { return Mount(l) }
+func RateLimit(l *ratelimit.Limiter, opts ...Option) gin.HandlerFunc { return Mount(l, opts...) }

@@ -13,14 +13,16 @@ import (
 const SessionKey = "redisware.session"
 
 // Session returns a Gin handler that gives every request its session
-// (SessionFrom(c), or session.FromContext(c.Request.Context())), saves what
-// the handlers changed just before the response starts, and sets the
-// cookie. When the store cannot be reached the chain is aborted with m's
-// rejection (503 by default): nobody is silently logged out.
-func Session(m *session.Manager) gin.HandlerFunc {
+// (SessionFrom(c), or session.FromContext(c.Request.Context())), loaded
+// from Redis only when a handler first uses it; it saves what the handlers
+// changed just before the response starts, and sets the cookie when it
+// changed. A request whose handlers never use the session is served as
+// usual while Redis is down; one that uses it then gets m's rejection (503
+// by default) in place of its response: nobody is silently logged out.
+func Session(m *session.Manager, opts ...Option) gin.HandlerFunc {
 	return mount(m, func(c *gin.Context, r *http.Request) {
 		c.Set(SessionKey, session.FromContext(r.Context()))
-	})
+	}, opts)
 }
 
 // SessionFrom returns the session Session attached to c, or nil.
@@ -33,4 +35,4 @@ func SessionFrom(c *gin.Context) *session.Session {
 // TokenGuard returns a Gin handler that aborts with 401 requests whose
 // bearer token the guard's Parse rejects or its DenyList lists as revoked,
 // and with 503 when the deny list cannot be read.
-func TokenGuard(g *session.TokenGuard) gin.HandlerFunc { return Mount(g) }
+func TokenGuard(g *session.TokenGuard, opts ...Option) gin.HandlerFunc { return Mount(g, opts...) }

@@ -16,11 +16,17 @@ import (
 // problem body), and the chain is aborted; or m runs the rest of the chain.
 // RateLimit, HTTPCache, Idempotency, Session and TokenGuard are Mount under
 // the name of their core.
-func Mount(m core.Middleware) gin.HandlerFunc { return mount(m, nil) }
+func Mount(m core.Middleware, opts ...Option) gin.HandlerFunc { return mount(m, nil, opts) }
 
-func mount(m core.Middleware, onRequest func(c *gin.Context, r *http.Request)) gin.HandlerFunc {
+func mount(m core.Middleware, onRequest func(c *gin.Context, r *http.Request), opts []Option) gin.HandlerFunc {
+	cfg := configure(opts)
 	return func(c *gin.Context) {
+		if cfg.skip != nil && cfg.skip(c) {
+			c.Next()
+			return
+		}
 		setPattern(c)
+		withContext(c)
 		serveCore(c, onRequest, func(orig gin.ResponseWriter, next http.Handler) {
 			if rej := m.Serve(orig, c.Request, next); rej != nil {
 				m.Reject(orig, c.Request, rej)

@@ -7,10 +7,13 @@ import (
 )
 
 // Session returns middleware that gives every request its session
-// (session.FromContext(r.Context())), saves what the handler changed just
-// before the response starts, and sets the cookie. When the store cannot be
-// reached the request gets m's rejection (503 by default) and next does not
-// run: nobody is silently logged out.
+// (session.FromContext(r.Context())), loaded from Redis only when the
+// handler first uses it; it saves what the handler changed just before the
+// response starts, and sets the cookie when it changed. A request whose
+// handler never uses its session costs no Redis call and is served as
+// usual while Redis is down; one that uses it then gets m's rejection (503
+// by default) in place of the handler's response: nobody is silently
+// logged out.
 func Session(m *session.Manager, opts ...Option) func(http.Handler) http.Handler { return Mount(m, opts...) }
 
 // TokenGuard returns middleware that answers 401 to requests whose bearer

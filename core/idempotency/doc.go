@@ -19,21 +19,29 @@
 // is refreshed so a slow handler cannot lose it; the handler reads the
 // claimed key with KeyFromContext (to pass it on to a payment provider as
 // that provider's own idempotency key, for instance). Its response (status,
-// every header, body) is stored only if the request still owns the claim,
-// and kept for 24 hours. A retry gets that response byte for byte, with
-// Idempotent-Replayed: true, in one round trip and without running the
-// handler.
+// every header but Set-Cookie, body) is stored only if the request still
+// owns the claim, and kept for 24 hours. A retry gets that response byte
+// for byte, with Idempotent-Replayed: true, in one round trip and without
+// running the handler.
+//
+// Cookies the handler sets reach the first client only: Set-Cookie fields
+// are left out of the record, so a replay never hands a session or a CSRF
+// token minted for one request to whoever retries it. Options.StoreSetCookie
+// keeps them, for apps whose guarded cookies are safe to send again.
 //
 // What a client gets:
 //
 //   - a retry after completion: the stored response;
 //   - a duplicate while the first is in flight: 409 with Retry-After
-//     (or, with WaitInFlight, the response once it is ready);
+//     (or, with WaitInFlight, the response once it is ready; if the first
+//     claim is released meanwhile, one waiting duplicate runs the handler
+//     and the others replay its response);
 //   - the same key with a different method-path-body fingerprint: 422;
 //   - a missing key where Required, or a malformed one: 400;
 //   - a body over MaxBodyBytes: 413 (the handler sees the body unchanged
 //     otherwise);
-//   - Redis unreachable: 503, and the handler never runs without a claim.
+//   - Redis unreachable, or the request's session unavailable: 503, and
+//     the handler never runs without a claim.
 //
 // Rejections are *core.Rejection values (Retry-After, when there is one,
 // in their Header), written as RFC 9457 application/problem+json bodies
@@ -46,11 +54,25 @@
 // so one client never receives a response stored for another, even with
 // the same key. The route is core.Route: the route pattern the request
 // matched, in the same canonical form in every framework, or core.NoRoute
-// (never the raw path) for a guard mounted before routing. The default
-// scope is the principal returned by Options.Principal, else a hash of the
-// Authorization header, else the client address, read through
-// Settings.TrustedProxies (see Guard.DefaultScope). Set Options.Scope for
-// anything else, such as a tenant ID.
+// (never the raw path) for a guard mounted before routing. The scope
+// follows the user, not the network address; by default it is the first
+// of (see Guard.DefaultScope):
+//
+//   - the user Options.Principal returns;
+//   - the user of the request's session, bound with session.Session.Login,
+//     when the session middleware is mounted outside the guard (it is
+//     loaded here if the app has not loaded it yet);
+//   - a hash of the Authorization header;
+//   - a guest's stored session (a hash of its ID);
+//   - the client address, read through Settings.TrustedProxies: a last
+//     resort, shared by every client behind one NAT or proxy.
+//
+// Principal and the session's user are one kind of scope, a user name, so
+// a user's retry matches whether it comes with an API token or a cookie.
+// The raw Cookie header is never a scope. If the session cannot be loaded
+// (its Redis is down), the guard refuses the request with 503, and the
+// handler never runs, rather than fall back to the address. Set
+// Options.Scope for anything else, such as a tenant ID.
 //
 // Limits worth knowing: if Redis fails after the handler ran, the response
 // cannot be stored, and a retry after the claim expires (ClaimTTL) runs

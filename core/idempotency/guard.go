@@ -76,9 +76,9 @@ type Options struct {
 	// (redisware.idempotency.requests by guard and outcome: claimed,
 	// replayed, conflict, mismatch, invalid, too_large, unavailable,
 	// unguarded; redisware.redis.duration); TracerProvider (a span per
-	// guarded request); TrustedProxies (the client address of the default
-	// scope); and OnReject (every rejection: 400, 409, 413, 422, 503).
-	// Secret is unused.
+	// guarded request); TrustedProxies (the client address, the default
+	// scope's last resort); and OnReject (every rejection: 400, 409, 413,
+	// 422, 503). Secret is unused.
 	core.Settings
 	// Name separates the records of several guards; it is part of every
 	// key. Zero means "default".
@@ -96,11 +96,17 @@ type Options struct {
 	// Scope returns who a request belongs to. Records are kept per scope,
 	// method, route and key, so one client can never receive a response
 	// stored for another, even with the same key. Return "" to fall back
-	// to the default. Zero uses Guard.DefaultScope: Principal, then a hash
-	// of the Authorization header, then the client address.
+	// to the default. Zero uses Guard.DefaultScope: Principal, then the
+	// user of the request's session (the session middleware mounted
+	// outside the guard), then a hash of the Authorization header, then
+	// the guest's stored session, and only then the client address.
 	Scope func(r *http.Request) string
 	// Principal, when set, returns the authenticated user of a request
-	// ("" if none); the default scope uses it first.
+	// ("" if none); the default scope uses it first. It shares its kind of
+	// scope with the session's user, so a user's retry matches whether it
+	// carries an API token or the session cookie: return users named as
+	// the app names them to session.Session.Login, and prefix anything
+	// else (an API client's ID, say) so it cannot pass for a user.
 	Principal func(r *http.Request) string
 	// MaxBodyBytes caps the request body read for the fingerprint, in
 	// bytes; larger requests get 413. Zero means 1 MiB; negative is
@@ -122,8 +128,13 @@ type Options struct {
 	ClaimTTL time.Duration
 	// WaitInFlight, when positive, makes a duplicate of a request still in
 	// flight wait up to this long for its response and replay it, instead
-	// of getting 409 at once. It still gets 409 if the wait runs out.
-	// Zero means no wait; negative is invalid.
+	// of getting 409 at once. It still gets 409 if the wait runs out, and
+	// 422 if the key meanwhile came to hold another request's record. If
+	// the first claim is released (its handler panicked, or answered 5xx
+	// under ReleaseOn5xx), one waiting duplicate claims the key and runs
+	// the handler, and the others wait for it. Polls start 25ms apart and
+	// back off to one every 500ms, each one round trip. Zero means no
+	// wait; negative is invalid.
 	WaitInFlight time.Duration
 	// ReleaseOn5xx forgets the claim when the handler answers 5xx, so the
 	// client's retry runs the handler again. By default 5xx responses are
@@ -274,7 +285,8 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Hand
 // A rejection's Status is 400 (missing or malformed key, unreadable body),
 // 409 (the same request is in flight, with Retry-After: 1; or its response
 // was too large to keep), 413 (body over MaxBodyBytes), 422 (the key was
-// used for a different request) or 503 (Redis unavailable, with
+// used for a different request) or 503 (Redis unavailable, or the
+// request's session could not be loaded to tell its scope; with
 // Retry-After: 1).
 func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) *core.Rejection {
 	t := g.tel.t
@@ -601,9 +613,10 @@ func (g *Guard) scope(r *http.Request) (string, error) {
 // one, the first of:
 //
 //   - the user Options.Principal returns;
-//   - the user of the request's session (session.FromContext), as the
-//     session middleware mounted outside the guard loaded it and the app
-//     bound it with Session.Login;
+//   - the user the app bound the request's session to with
+//     Session.Login, when the session middleware is mounted outside the
+//     guard (session.FromContext); the guard loads the session
+//     (Session.Load) if nothing has yet;
 //   - a hash of the Authorization header;
 //   - the request's stored session, for a guest: a hash of its ID
 //     (Session.Ref);
@@ -622,7 +635,8 @@ func (g *Guard) scope(r *http.Request) (string, error) {
 //
 // Two requests with different scopes never share a record. The error,
 // wrapping session.ErrUnavailable, means the session could not be loaded:
-// the guard then refuses the request with 503 rather than guess a scope.
+// the guard then refuses the request with 503 rather than guess a scope
+// (the session middleware, outside, answers it with its own 503).
 // Call DefaultScope from Options.Scope to refine the default rather than
 // replace it; on an error, return "" and the guard refuses the request.
 func (g *Guard) DefaultScope(r *http.Request) (string, error) {
@@ -633,7 +647,7 @@ func (g *Guard) DefaultScope(r *http.Request) (string, error) {
 	}
 	s := session.FromContext(r.Context())
 	if s != nil {
-		if err := interimLoad(s, r.Context()); err != nil { // INTERIM
+		if err := s.Load(r.Context()); err != nil {
 			return "", err
 		}
 		if u := s.User(); u != "" {
@@ -713,12 +727,4 @@ func parseRecord(reply []interface{}) (st, fp, resp string, err error) {
 		return "", "", "", fmt.Errorf("unexpected record state %q", st)
 	}
 	return st, fp, resp, nil
-}
-
-// INTERIM until session.Session.Load lands.
-func interimLoad(s *session.Session, ctx context.Context) error {
-	if l, ok := any(s).(interface{ Load(context.Context) error }); ok {
-		return l.Load(ctx)
-	}
-	return nil
 }

@@ -412,8 +412,9 @@ func TestRecordRoute(t *testing.T) {
 	}
 }
 
-// The default scope is the principal, else a hash of the Authorization
-// header, else the client address, read through Settings.TrustedProxies.
+// Without the session middleware, the default scope is the principal (a
+// user), else a hash of the Authorization header, else the client address,
+// read through Settings.TrustedProxies.
 func TestDefaultScope(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)

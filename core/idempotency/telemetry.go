@@ -19,7 +19,7 @@ const (
 	outcomeMismatch    = "mismatch"    // 422: the key was used for another request
 	outcomeInvalid     = "invalid"     // 400: missing or malformed key
 	outcomeTooLarge    = "too_large"   // 413
-	outcomeUnavailable = "unavailable" // 503: Redis could not claim
+	outcomeUnavailable = "unavailable" // 503: Redis could not claim, or the session could not be loaded
 )
 
 func rejectionOutcome(status int) string {

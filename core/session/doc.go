@@ -1,5 +1,6 @@
 // Package session keeps server-side sessions in Redis behind a cookie, as
-// OWASP's Session Management guidance asks, at one round trip per request.
+// OWASP's Session Management guidance asks, at one round trip per request
+// that uses its session, and none for a request that does not.
 //
 //	sessions, err := session.New(rdb, session.Options{Settings: shared})
 //	// handle err: it names the option that cannot work
@@ -7,6 +8,9 @@
 //
 //	func handler(w http.ResponseWriter, r *http.Request) {
 //		s := session.FromContext(r.Context())
+//		if err := s.Load(r.Context()); err != nil {
+//			return // the middleware answers 503
+//		}
 //		s.Put("theme", "dark")
 //		n, _ := s.Incr(r.Context(), "visits", 1)
 //		...
@@ -17,31 +21,115 @@
 // mode always: an ID the server does not know is never adopted; the client
 // is told to drop it and gets a fresh one when something is stored.
 //
+// # Lazy loading, and Redis outages
+//
+// The middleware reads the cookie and nothing else: the session is loaded
+// by the first method that needs its data (Load, User, the getters, Incr;
+// see Session for the list), once per request, and its idle expiry slid in
+// the same round trip. Put, Remove, Renew, Login and Destroy only record
+// what to do; it is written just before the response starts. So a request
+// whose handler never touches its session costs no Redis call and gets no
+// Set-Cookie; one that reads it costs one round trip, and one more if it
+// changed something. Incr on a session not loaded yet loads it and adds in
+// one script; Destroy and Login need no load.
+//
+// When Redis fails or does not answer in time (Settings.Timeout), only the
+// requests that use their session notice: the session is marked failed,
+// reads return zero values, nothing is written, and when the response
+// starts the middleware replaces it with a 503 (a *core.Rejection whose Err
+// wraps ErrUnavailable, written by Manager.Reject through
+// Settings.OnReject, by default an RFC 9457 problem body). A user is never
+// silently logged out, nor handed a response built on an empty session,
+// and no change overwrites the real one. Routes that never use the session
+// answer as usual during the outage, so mounting the middleware on the
+// whole app costs nothing there. A handler with side effects calls Load
+// first and stops on its error. Every Redis failure is logged and passed
+// to Settings.OnError.
+//
+// # Storage and writes
+//
 // Each session is a Redis hash, one field per value plus metadata
-// (created, last seen, absolute deadline, user, user agent, address).
-// Loading a session and sliding its idle expiry is one round trip; a
-// request that changes nothing writes nothing more; a request that changes
-// values writes only those (and its deletions) in one round trip, just
-// before its response starts, so two concurrent requests that change
-// different values both keep their change, and Incr counts exactly. The
-// write only happens while the session exists: a request still in flight
-// cannot bring back a session destroyed meanwhile. The Redis TTL is the
-// earlier of the idle and the absolute expiry, and both are also checked
-// on every load.
+// (created, last seen, absolute deadline, user, user agent, address). A
+// request that changes values writes only those (and its deletions) in one
+// round trip, just before its response starts, so two concurrent requests
+// that change different values both keep their change, and Incr counts
+// exactly. The write only happens while the session exists: a request
+// still in flight cannot bring back a session destroyed meanwhile. The
+// Redis TTL is the earlier of the idle and the absolute expiry, and both
+// are also checked on every load.
 //
-// Login(user) renews the ID (the old ID is read and deleted in one step,
-// so it is dead before the new one exists) and binds the session to user;
-// call Renew on any other privilege change, Destroy on logout. All of a
-// user's sessions share the user's hash tag in Redis, so ListSessions,
-// Revoke and RevokeAll ("log out everywhere") are single atomic scripts,
-// on a Redis Cluster too, and MaxSessionsPerUser evicts the oldest.
+// # Renewal and revocation
 //
-// Cookies are HttpOnly, Secure and SameSite=Lax with Path=/ by default,
-// and their Max-Age follows the server-side expiry. Browsers accept Secure
+// Login(user) renews the ID and binds the session to user; call Renew on
+// any other privilege change, Destroy on logout. A renewal reads and
+// deletes the old session in one script, and only if it is still alive:
+// the old ID is dead before the new one exists, and a session that was
+// ended while a request ran (Destroy, Revoke, RevokeAll, the per-user cap,
+// expiry) stays ended. Renew then leaves the request without a session and
+// clears its cookie; only Login creates a session then, for the user given
+// to it, holding only that request's changes, never the dead session's
+// user or values. All of a user's sessions share the user's hash tag in
+// Redis, so ListSessions, Revoke and RevokeAll ("log out everywhere") are
+// single atomic scripts, on a Redis Cluster too, and MaxSessionsPerUser
+// evicts the oldest.
+//
+// A renewed ID is marked as such for a minute. A request that still
+// carries it (a browser sent it before it received the new cookie) gets an
+// empty session that is never stored, and its response sets no cookie, so
+// it cannot replace the new cookie in the browser; there is no grace
+// session, which would reopen session fixation. An ID that was revoked,
+// destroyed or never known is cleared (Max-Age=0) by any request that uses
+// its session.
+//
+// # Cookies
+//
+// Cookies are HttpOnly, Secure and SameSite=Lax with Path=/ by default.
+// Set-Cookie is sent only when it changes something: a new session (its
+// first stored value, Login, Renew), a session ended (Destroy, or a used
+// cookie that names no live session), and when a request moves the
+// session's sliding idle expiry into a new tenth of IdleTimeout, so the
+// cookie's Max-Age keeps up within IdleTimeout/10 (never with SessionOnly
+// or without idle expiry, where the cookie set at creation stays true). A
+// response that uses the session says Vary: Cookie. Browsers accept Secure
 // cookies on http://localhost (and 127.0.0.1), which they treat as secure
-// origins, so development needs no exception; CookieOptions.Insecure exists
-// for other plain-HTTP hosts. CookieOptions also offers the "__Host-"
-// prefix, Partitioned, Domain and browser-session cookies.
+// origins, so development needs no exception; CookieOptions.Insecure
+// exists for other plain-HTTP hosts. CookieOptions also offers the
+// "__Host-" prefix, Partitioned, Domain and browser-session cookies.
+//
+// Session.VaryKey names the cookie a request carried, without Redis, for a
+// cache that keys the variants of responses made under the middleware.
+//
+// # The secret
+//
+// The cookie of a session bound to a user starts with a user tag,
+// HMAC-SHA256 of the user name under a secret, truncated to 96 bits: a
+// cookie seen in a log cannot be matched to a user by guessing names. The
+// secret must be the same on every instance, or ListSessions, Revoke,
+// RevokeAll and MaxSessionsPerUser would miss the sessions made elsewhere.
+// It is Settings.Secret when set; otherwise a random 32-byte secret is
+// created once in Redis, under <prefix>sess:{secret} with SET NX, and read
+// by every instance, so a bare machine and a fleet both work without
+// configuration. New does not fetch it: the first request that needs a tag
+// (a Login, the first load of a bound session, ListSessions, Revoke,
+// RevokeAll) does, once per instance, with concurrent callers sharing that
+// one fetch; if Redis cannot answer, that request gets the usual 503 and
+// the next one tries again. It is the one key redisware keeps without a
+// TTL, so a volatile-* eviction policy never evicts it. If it is lost all
+// the same (FLUSHALL, an allkeys-* policy), the running instances put
+// their copy back when they next check it (in the background, at most
+// every five minutes, when a request needs the secret); an instance that
+// starts before then creates a new one, the others adopt it, and the
+// sessions bound under the old one end. Set Settings.Secret where that
+// matters.
+//
+// Rotation: changing the secret (changing Settings.Secret; without it,
+// deleting the key and restarting every instance) changes every user's
+// tag, and a session bound under the old tag is dead from then on: its
+// user is logged out and logs in again. Sessions bound to nobody carry no
+// tag and are unaffected. There is no overlap period; rotate when logging
+// everyone out is acceptable.
+//
+// # Options
 //
 // Every option has a default (Lifetime 24 hours, IdleTimeout 30 minutes,
 // the cookie above), and New checks them all up front: a setting that
@@ -49,13 +137,7 @@
 // that names the field, never a failure at request time. IdleTimeout zero
 // means its default; a negative IdleTimeout disables idle expiry.
 //
-// If Redis cannot answer, the request gets a 503 (Serve returns a
-// *core.Rejection whose Err wraps ErrUnavailable; Reject writes it through
-// Settings.OnReject, by default as an RFC 9457 problem body) and the
-// handler does not run: a user is never silently logged out, nor handed an
-// empty session that would then overwrite the real one. The same 503
-// replaces the handler's response when saving fails just before it
-// starts. Every Redis failure is logged and passed to Settings.OnError.
+// # Stateless tokens
 //
 // DenyList and TokenGuard revoke stateless tokens (a JWT's jti) until
 // their own expiry, checked in one round trip; parsing and verifying the
@@ -63,8 +145,13 @@
 // WWW-Authenticate: Bearer error="invalid_token" to a missing, invalid or
 // revoked token, and 503 while the list cannot be read.
 //
-// Keys: <prefix>sess:{<id hash>} for a session bound to nobody,
-// <prefix>sess:{u.<user hash>}:s:<id hash> and the user's index
-// <prefix>sess:{u.<user hash>}:idx, <prefix>deny:{<token hash>}; all with
-// TTLs.
+// # Keys
+//
+// <prefix>sess:{<id hash>} for a session bound to nobody and
+// <prefix>sess:{<id hash>}:r for its renewal marker;
+// <prefix>sess:{u.<user tag>}:s:<id hash> for a session bound to a user,
+// <prefix>sess:{u.<user tag>}:r:<id hash> for its renewal marker and
+// <prefix>sess:{u.<user tag>}:idx for the user's index;
+// <prefix>deny:{<token hash>}. All have TTLs (a marker lives one minute),
+// except <prefix>sess:{secret}, the secret, when Settings.Secret is empty.
 package session

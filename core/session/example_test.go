@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,6 +70,62 @@ func ExampleManager_ServeHTTP() {
 	// true true true 1800
 	// alice visit 1
 	// alice visit 2
+}
+
+// The session is loaded by the first method that needs it, so a route that
+// never touches it answers even while Redis is down; a route that uses it
+// gets the middleware's 503, never a response built on an empty session.
+func ExampleSession_Load() {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		panic(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	defer rdb.Close()
+
+	sessions, err := session.New(rdb, session.Options{
+		Settings: core.Settings{Logger: slog.New(slog.DiscardHandler)}, // the outage below is expected
+	})
+	if err != nil {
+		panic(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		switch r.URL.Path {
+		case "/about":
+			fmt.Fprint(w, "about us") // never touches the session
+		case "/login":
+			s.Login("alice")
+		default:
+			if err := s.Load(r.Context()); err != nil {
+				return // the middleware answers 503
+			}
+			fmt.Fprintf(w, "hello %s", s.User())
+		}
+	})
+	var cookie *http.Cookie
+	get := func(path string) {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		if cookie != nil {
+			r.AddCookie(cookie)
+		}
+		w := httptest.NewRecorder()
+		sessions.ServeHTTP(w, r, app)
+		if c := w.Result().Cookies(); len(c) > 0 {
+			cookie = c[0]
+		}
+		fmt.Printf("%s: %d %q, Set-Cookie: %d\n", path, w.Code, w.Body.String(), len(w.Result().Cookies()))
+	}
+	get("/login")
+	get("/me")
+	mr.Close() // Redis is gone
+	get("/about")
+	get("/me")
+	// Output:
+	// /login: 200 "", Set-Cookie: 1
+	// /me: 200 "hello alice", Set-Cookie: 0
+	// /about: 200 "about us", Set-Cookie: 0
+	// /me: 503 "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"Sessions are unavailable; try again shortly.\"}", Set-Cookie: 0
 }
 
 // New checks every option up front: a Manager it returns never fails a

@@ -1,11 +1,17 @@
--- Load a session and slide its idle expiry: one round trip per request.
+-- Load a session and slide its idle expiry (and, for Session.Incr on a session
+-- not loaded yet, add to one of its integer values): one round trip.
 -- KEYS[1]  the session: a hash of values ("v:<name>") and metadata ("_c" created,
 --          "_s" last seen, "_d" absolute deadline, all ms since the epoch; "_u" user,
 --          "_a" user agent, "_i" address)
+-- KEYS[2]  the session's renewal marker (see take.lua)
 -- ARGV[1]  now in milliseconds, or "" to use the server's TIME
 -- ARGV[2]  idle timeout in milliseconds (0: none)
--- Returns {0} when there is no live session (an expired one is deleted), else
--- {1, now, field, value, field, value, ...}.
+-- ARGV[3]  optional: the field of an integer value to add to; ARGV[4] what to add
+-- Returns {0} when there is no live session (an expired one is deleted), {2} when
+-- its ID was renewed moments ago (the marker exists), else
+-- {1, now, incr, field, value, field, value, ...}: the fields as they were
+-- before this call, where incr is 0 (no increment asked), {n} (the new value)
+-- or -1 (the value is not an integer, nothing added).
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
@@ -13,7 +19,10 @@ if not now then
 end
 local idle = tonumber(ARGV[2])
 local v = redis.call('HGETALL', KEYS[1])
-if #v == 0 then return {0} end
+if #v == 0 then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return {2} end
+  return {0}
+end
 local deadline, seen
 for i = 1, #v, 2 do
   if v[i] == '_d' then deadline = tonumber(v[i + 1]) elseif v[i] == '_s' then seen = tonumber(v[i + 1]) end
@@ -26,6 +35,11 @@ redis.call('HSET', KEYS[1], '_s', now)
 local ttl = deadline - now
 if idle > 0 and idle < ttl then ttl = idle end
 redis.call('PEXPIRE', KEYS[1], ttl)
-local out = {1, now}
-for i = 1, #v do out[i + 2] = v[i] end
+local incr = 0
+if ARGV[3] then
+  local n = redis.pcall('HINCRBY', KEYS[1], ARGV[3], ARGV[4])
+  if type(n) == 'number' then incr = {n} else incr = -1 end
+end
+local out = {1, now, incr}
+for i = 1, #v do out[i + 3] = v[i] end
 return out

@@ -37,6 +37,8 @@ var (
 	listLua string
 	//go:embed incr.lua
 	incrLua string
+	//go:embed secret.lua
+	secretLua string
 
 	loadScript      = redis.NewScript(loadLua)
 	saveScript      = redis.NewScript(saveLua)
@@ -46,6 +48,7 @@ var (
 	revokeAllScript = redis.NewScript(revokeAllLua)
 	listScript      = redis.NewScript(listLua)
 	incrScript      = redis.NewScript(incrLua)
+	secretScript    = redis.NewScript(secretLua)
 )
 
 // ErrUnavailable is wrapped by every error that comes from Redis failing or
@@ -101,7 +104,10 @@ type Options struct {
 	//
 	// TrustedProxies decides the client address recorded with a session
 	// (Info.Addr); OnReject writes the 503 a request gets when the store
-	// cannot answer; OnError sees every Redis failure.
+	// cannot answer; OnError sees every Redis failure. Secret keys the
+	// user tag that starts the cookie of a session bound to a user; zero
+	// means a secret created once in Redis and shared by every instance,
+	// and changing it logs out every user (see the package documentation).
 	core.Settings
 	// Lifetime is the absolute lifetime of a session, counted from login
 	// (or creation), after which it is dead however active it is. Zero
@@ -149,6 +155,7 @@ type Manager struct {
 	clock      func() time.Time
 	space      keys.Space
 	tel        *instruments
+	secretSrc  *secretSource
 }
 
 var _ core.Middleware = (*Manager)(nil)
@@ -175,6 +182,10 @@ func New(client redis.UniversalClient, opts Options) (*Manager, error) {
 		clock:      opts.Clock,
 		space:      keys.NewSpace(set.Prefix, "sess", ""),
 		tel:        newInstruments(set.MeterProvider, set.TracerProvider),
+		secretSrc:  &secretSource{},
+	}
+	if len(set.Secret) > 0 {
+		m.secretSrc.fixed = append([]byte(nil), set.Secret...)
 	}
 	if m.lifetime == 0 {
 		m.lifetime = defaultLifetime
@@ -363,13 +374,6 @@ func hashID(id string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// userTag names a user's slot and appears in the cookies of the user's
-// sessions; it is a hash, so user names never reach a key or a cookie.
-func userTag(user string) string {
-	sum := sha256.Sum256([]byte("user\x00" + user))
-	return base64.RawURLEncoding.EncodeToString(sum[:12])
-}
-
 // ref locates a session in Redis.
 type ref struct {
 	tag  string // user tag; "" for a session bound to nobody
@@ -377,7 +381,8 @@ type ref struct {
 }
 
 // parseCookie reads a cookie value: "<id>" or "<user tag>.<id>". Anything
-// else is no session.
+// else is no session. It needs no secret: the tag is checked against the
+// session's user when the session is loaded.
 func parseCookie(v string) (id string, r ref, ok bool) {
 	tag, id, bound := strings.Cut(v, ".")
 	if !bound {
@@ -420,3 +425,18 @@ func (m *Manager) userBase(tag string) string { return m.space.Tagged("u."+tag, 
 
 // index is the key of a user's session index.
 func (m *Manager) index(tag string) string { return m.space.Tagged("u."+tag, ":idx") }
+
+// marker returns the key of the renewal marker of session r (see
+// take.lua), in r's slot.
+func (m *Manager) marker(r ref) string {
+	if r.tag == "" {
+		return m.space.Tagged(r.hash, ":r")
+	}
+	return m.space.Tagged("u."+r.tag, ":r:") + r.hash
+}
+
+// renewedMarkerTTL is how long a renewed ID stays marked as renewed: long
+// enough for the requests a browser sent before it received the new cookie
+// to arrive, short enough that the marker is gone well before anyone could
+// mistake it for a session.
+const renewedMarkerTTL = time.Minute

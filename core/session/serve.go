@@ -30,108 +30,238 @@ const (
 // maxAgent bounds the stored User-Agent.
 const maxAgent = 256
 
-// Load returns the request's session: the one its cookie names, loaded and
-// its idle expiry slid in one round trip, or a new empty one (not stored
-// until it holds a value). A cookie naming no live session is never
-// adopted. The error, wrapping ErrUnavailable, means the store could not
-// answer: the request must not go on as if logged out.
-func (m *Manager) Load(r *http.Request) (*Session, error) {
-	s := newSession(m)
+// start returns the session of r, not loaded: only its cookie is read.
+func (m *Manager) start(r *http.Request) *Session {
+	s := newSession(m, r.Context())
+	s.state = loaded // nothing to load, unless the cookie names a session
 	c, err := r.Cookie(m.cookie.Name)
 	if err != nil || c.Value == "" {
-		return s, nil
+		return s
 	}
 	id, rf, ok := parseCookie(c.Value)
 	if !ok {
-		s.sentBad = true
-		return s, nil
+		s.sentBad = true // cleared if the request uses its session
+		return s
 	}
-	v, err := m.run(r.Context(), m.tel.ops["load"], loadScript, []string{m.key(rf)}, m.now(), m.idle.Milliseconds())
+	s.cookie, s.sent, s.id, s.ref, s.state = c.Value, rf, id, rf, unloaded
+	return s
+}
+
+// incrResult is what load.lua says of the increment it was asked for.
+type incrResult struct {
+	status int // incrNone, incrDone or incrNotInteger
+	n      int64
+}
+
+const (
+	incrNone       = iota // none asked, or no live session to add to
+	incrDone              // added: n is the new value
+	incrNotInteger        // the value is not an integer: nothing added
+)
+
+// load reads s from Redis (and adds delta to the value under incrKey, when
+// not ""), in one round trip, and merges this request's changes over what
+// it read. The caller holds s.loadMu, and s is unloaded. A failure marks s
+// failed and returns the error, wrapping ErrUnavailable.
+func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta int64) (incrResult, error) {
+	rf := s.sent // set once, before the handler ran
+	args := []interface{}{m.now(), m.idle.Milliseconds()}
+	if incrKey != "" {
+		args = append(args, "v:"+incrKey, delta)
+	}
+	v, err := m.run(ctx, m.tel.ops["load"], loadScript, []string{m.key(rf), m.marker(rf)}, args...)
 	if err != nil {
-		if m.tel.t.On {
-			m.tel.loadFailures.Add(r.Context(), 1, m.tel.plain)
-		}
-		return nil, m.fail(r.Context(), "load", err)
+		return incrResult{}, m.loadFailed(ctx, s, m.fail(ctx, "load", err))
 	}
 	reply, _ := v.([]interface{})
-	if len(reply) < 2 {
-		s.sentBad = true
-		return s, nil
+	var status int64
+	if len(reply) > 0 {
+		status, _ = reply[0].(int64)
 	}
-	s.id, s.ref, s.stored = id, rf, true
-	for i := 2; i+1 < len(reply); i += 2 {
+	if status != 1 || len(reply) < 3 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.state, s.stored = loaded, false
+		if status == 2 {
+			s.renewed = true
+		} else {
+			s.sentBad = true
+		}
+		s.merge(nil)
+		return incrResult{}, nil
+	}
+	now, _ := reply[1].(int64)
+	var res incrResult
+	switch incr := reply[2].(type) {
+	case []interface{}:
+		res.status = incrDone
+		res.n, _ = incr[0].(int64)
+	case int64:
+		if incr < 0 {
+			res.status = incrNotInteger
+		}
+	}
+	vals := map[string]string{}
+	var created, deadline, seen int64
+	var user string
+	for i := 3; i+1 < len(reply); i += 2 {
 		f, _ := reply[i].(string)
 		val, _ := reply[i+1].(string)
 		switch {
 		case strings.HasPrefix(f, "v:"):
-			s.values[f[2:]] = val
+			vals[f[2:]] = val
 		case f == fCreated:
-			s.created = msTime(val)
+			created = msInt(val)
 		case f == fDeadline:
-			s.deadline = msTime(val)
+			deadline = msInt(val)
+		case f == fSeen:
+			seen = msInt(val)
 		case f == fUser:
-			s.user = val
+			user = val
 		}
 	}
-	return s, nil
+	live := true
+	if user != "" {
+		// A session bound to a user lives only under the user's tag made
+		// with the current secret: changing the secret ends it.
+		tag, err := m.userTag(ctx, user)
+		if err != nil {
+			return incrResult{}, m.loadFailed(ctx, s, err)
+		}
+		live = tag == rf.tag
+	} else {
+		live = rf.tag == ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = loaded
+	if !live {
+		s.stored, s.sentBad = false, true
+		s.merge(nil)
+		return incrResult{}, nil
+	}
+	s.stored, s.seen = true, true
+	s.created, s.deadline, s.user = time.UnixMilli(created), time.UnixMilli(deadline), user
+	s.merge(vals)
+	if res.status == incrDone && !s.set[incrKey] {
+		s.values[incrKey] = strconv.FormatInt(res.n, 10)
+	}
+	if m.refreshDue(seen, now) {
+		s.refresh = time.UnixMilli(now)
+	}
+	return res, nil
 }
 
-func msTime(v string) time.Time {
+// merge makes stored (what Redis held; nil for nothing) overlaid with the
+// request's changes the session's values. A deletion of a value the store
+// does not hold is dropped. The caller holds s.mu.
+func (s *Session) merge(stored map[string]string) {
+	if stored == nil {
+		stored = map[string]string{}
+	}
+	for k := range s.set {
+		stored[k] = s.values[k]
+	}
+	for k := range s.del {
+		if _, ok := stored[k]; ok {
+			delete(stored, k)
+		} else {
+			delete(s.del, k)
+		}
+	}
+	s.values = stored
+}
+
+// loadFailed marks s failed with err: reads see no values, and nothing is
+// written.
+func (m *Manager) loadFailed(ctx context.Context, s *Session, err error) error {
+	if m.tel.t.On {
+		m.tel.loadFailures.Add(ctx, 1, m.tel.plain)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state, s.err = failed, err
+	s.values = map[string]string{}
+	return err
+}
+
+// refreshDue reports whether a load at now (ms), after the previous one at
+// prev, should re-send the cookie so its Max-Age keeps up with the sliding
+// idle expiry: when the load moved into a new tenth of IdleTimeout since
+// the previous one. Never with SessionOnly or without idle expiry, where
+// the cookie set at creation stays true.
+func (m *Manager) refreshDue(prev, now int64) bool {
+	if m.cookie.SessionOnly || m.idle == 0 {
+		return false
+	}
+	step := max(m.idle.Milliseconds()/10, 1)
+	return now/step != prev/step
+}
+
+func msInt(v string) int64 {
 	n, _ := strconv.ParseInt(v, 10, 64)
-	return time.UnixMilli(n)
+	return n
 }
 
-// ServeHTTP runs next with the request's session in its context, and writes
-// a rejection itself (Reject) when the session cannot be loaded.
+func msTime(v string) time.Time { return time.UnixMilli(msInt(v)) }
+
+// ServeHTTP is Serve: the session middleware never rejects a request
+// before its handler runs.
 func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	if rej := m.Serve(w, r, next); rej != nil {
 		m.Reject(w, r, rej)
 	}
 }
 
-// Serve loads the session, runs next with it in the request's context and
-// a writer that saves the session (and sets the cookie) just before the
-// response starts, then saves any change made after that. When the store
-// cannot load the session it returns a 503 rejection, whose Err wraps
-// ErrUnavailable, without running next or writing anything. If saving
-// fails just before the response starts, the client gets that 503
-// (written by Reject) instead of the handler's response, so it never
-// believes a change was kept that was not.
+// Serve runs next with the request's session in its context, and a writer
+// that writes what the handler changed (and sets the cookie, when it
+// changed) just before the response starts, then writes any change made
+// after that. It calls no Redis itself: the session is loaded by the first
+// method that needs it (see Session), so a request whose handler never
+// touches its session costs no Redis call, and answers normally while
+// Redis is down.
+//
+// When the store fails for a request that uses its session (loading it, or
+// writing its changes just before the response starts), the client gets
+// the 503 rejection (its Err wraps ErrUnavailable), written by Reject in
+// place of the handler's response: the handler's header fields are
+// dropped, those set before Serve kept. It never believes a change was kept
+// that was not, nor sees a response built on an empty session. Serve itself
+// never returns a rejection.
 func (m *Manager) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) *core.Rejection {
 	if !m.tel.t.On || !trace.SpanContextFromContext(r.Context()).IsValid() {
 		// A span is made only as a child of the request's span.
-		return m.serve(w, r, next)
+		m.serve(w, r, next)
+		return nil
 	}
 	ctx, span := m.tel.t.Tracer.Start(r.Context(), "redisware.session", m.tel.spanStart...)
 	if !span.IsRecording() {
 		defer span.End()
-		return m.serve(w, r, next)
+		m.serve(w, r, next)
+		return nil
 	}
-	rej := m.serve(w, r.WithContext(ctx), next)
 	outcome := "served"
-	if rej != nil {
+	if m.serve(w, r.WithContext(ctx), next) {
 		outcome = "unavailable"
 	}
 	span.SetAttributes(telemetry.Outcome.String(outcome))
 	span.End()
-	return rej
+	return nil
 }
 
-func (m *Manager) serve(w http.ResponseWriter, r *http.Request, next http.Handler) *core.Rejection {
-	s, err := m.Load(r)
-	if err != nil {
-		return unavailable(err)
-	}
-	sw := &writer{ResponseWriter: w, m: m, s: s, r: r}
+// serve reports whether the response was replaced by the 503.
+func (m *Manager) serve(w http.ResponseWriter, r *http.Request, next http.Handler) (unavailable bool) {
+	s := m.start(r)
+	sw := &writer{ResponseWriter: w, m: m, s: s, r: r, before: w.Header().Clone()}
 	next.ServeHTTP(sw, r.WithContext(NewContext(r.Context(), s)))
 	if !sw.committed {
 		if sw.commit() {
 			sw.ResponseWriter.WriteHeader(http.StatusOK)
 		}
-		return nil
+		return sw.failed
 	}
 	if sw.failed {
-		return nil
+		return true
 	}
 	s.mu.Lock()
 	late := s.dirty()
@@ -146,11 +276,11 @@ func (m *Manager) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 			s.renew, s.login = false, nil
 		}
 		s.mu.Unlock()
-		if _, err := m.save(ctx, s, r); err != nil {
+		if _, err := m.finish(ctx, s, r); err != nil {
 			m.set.Logger.LogAttrs(ctx, slog.LevelWarn, "session: changes made after the response started were not saved", slog.Any("error", err))
 		}
 	}
-	return nil
+	return false
 }
 
 // writer saves the session when the response starts.
@@ -159,33 +289,43 @@ type writer struct {
 	m         *Manager
 	s         *Session
 	r         *http.Request
+	before    http.Header // the header fields set before the handler ran
 	committed bool
 	failed    bool
 }
 
 // commit saves the session and sets the cookie; on failure it writes the
-// manager's 503 rejection and reports false.
+// manager's 503 rejection in place of the handler's response and reports
+// false.
 func (w *writer) commit() bool {
 	if w.committed {
 		return !w.failed
 	}
 	w.committed = true
 	// The client may have gone; what the request did is kept regardless.
-	cookie, err := w.m.save(context.WithoutCancel(w.r.Context()), w.s, w.r)
+	cookie, err := w.m.finish(context.WithoutCancel(w.r.Context()), w.s, w.r)
+	h := w.Header()
 	if err != nil {
 		w.failed = true
+		for k := range h {
+			delete(h, k)
+		}
+		for k, vs := range w.before {
+			h[k] = vs
+		}
 		w.m.Reject(w.ResponseWriter, w.r, unavailable(err))
 		return false
 	}
 	if cookie != nil {
-		h := w.Header()
 		h.Add("Set-Cookie", cookie.String())
 		if h.Get("Cache-Control") == "" {
 			h.Set("Cache-Control", `no-cache="Set-Cookie"`)
 		}
 	}
-	if w.s.stored || cookie != nil {
-		h := w.Header()
+	w.s.mu.Lock()
+	used := w.s.used
+	w.s.mu.Unlock()
+	if used || cookie != nil {
 		if !strings.Contains(strings.Join(h.Values("Vary"), ","), "Cookie") {
 			h.Add("Vary", "Cookie")
 		}
@@ -228,39 +368,97 @@ func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// save writes what the request did to the session and returns the cookie
-// to send, if any.
-func (m *Manager) save(ctx context.Context, s *Session, r *http.Request) (*http.Cookie, error) {
+// finish writes what the request did to the session, loading it first when
+// it changed values of a session not loaded yet, and returns the cookie to
+// send, if any. The error, wrapping ErrUnavailable, is the load's when the
+// session failed to load.
+func (m *Manager) finish(ctx context.Context, s *Session, r *http.Request) (*http.Cookie, error) {
+	s.mu.Lock()
+	st, err := s.state, s.err
+	needLoad := st == unloaded && !s.destroy && !s.renew && (len(s.set) > 0 || len(s.del) > 0)
+	s.mu.Unlock()
+	if st == failed {
+		return nil, err
+	}
+	if needLoad {
+		if err := s.ensure(ctx); err != nil {
+			return nil, err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
+	case s.state == failed:
+		return nil, s.err
 	case s.destroy:
-		if s.stored {
-			ks := []string{m.key(s.ref)}
-			if s.ref.tag != "" {
-				ks = append(ks, m.index(s.ref.tag))
-			}
-			v, err := m.run(ctx, m.tel.ops["destroy"], destroyScript, ks, s.ref.hash)
-			if err != nil {
-				return nil, m.fail(ctx, "destroy", err)
-			}
-			if n, _ := v.(int64); n == 1 {
-				m.tel.count(ctx, "destroyed", 1)
-			}
-		}
-		s.stored, s.destroy = false, false
-		s.clearChanges()
-		s.values = map[string]string{}
-		return m.expiredCookie(), nil
+		return m.destroy(ctx, s)
 	case s.renew:
 		return m.renew(ctx, s, r)
-	case !s.stored && len(s.set) > 0:
-		c, err := m.create(ctx, s, r, nil, "")
-		if err == nil {
-			m.tel.count(ctx, "created", 1)
+	}
+	return m.write(ctx, s, r)
+}
+
+// destroy ends the session the request carried, loaded or not, and returns
+// the cookie that clears it. The caller holds s.mu.
+func (m *Manager) destroy(ctx context.Context, s *Session) (*http.Cookie, error) {
+	if s.stored || s.state == unloaded {
+		ks := []string{m.key(s.ref)}
+		if s.ref.tag != "" {
+			ks = append(ks, m.index(s.ref.tag))
 		}
-		return c, err
-	case s.stored && (len(s.set) > 0 || len(s.del) > 0):
+		v, err := m.run(ctx, m.tel.ops["destroy"], destroyScript, ks, s.ref.hash)
+		if err != nil {
+			return nil, m.fail(ctx, "destroy", err)
+		}
+		if n, _ := v.(int64); n == 1 {
+			m.tel.count(ctx, "destroyed", 1)
+		}
+	}
+	s.state, s.stored, s.destroy, s.renew, s.login = loaded, false, false, false, nil
+	s.clearChanges()
+	s.values = map[string]string{}
+	return m.expiredCookie(), nil
+}
+
+// write saves the values the request changed, and returns the cookie to
+// send: a new one when a session was created, the same one when its
+// Max-Age must move forward (see refreshDue), one that clears it when the
+// session the request used is gone, or none. The caller holds s.mu.
+func (m *Manager) write(ctx context.Context, s *Session, r *http.Request) (*http.Cookie, error) {
+	if !s.stored {
+		switch {
+		case s.renewed:
+			// The ID was renewed by another request moments ago, whose
+			// response carries the new cookie: no session here, and
+			// nothing that would replace that cookie in the browser.
+			s.clearChanges()
+			return nil, nil
+		case s.seen:
+			// The session the handler saw ended while it ran (logout,
+			// revocation, the per-user cap): it stays ended.
+			s.clearChanges()
+			s.values = map[string]string{}
+			return m.expiredCookie(), nil
+		case len(s.set) > 0:
+			// A guest, or a cookie that named no live session: a new
+			// session with this request's values, bound to nobody.
+			fields := map[string]string{}
+			for k := range s.set {
+				fields["v:"+k] = s.values[k]
+			}
+			c, err := m.create(ctx, s, r, fields, "", "")
+			if err == nil {
+				m.tel.count(ctx, "created", 1)
+			}
+			return c, err
+		}
+		s.clearChanges()
+		if s.sentBad && s.used {
+			return m.expiredCookie(), nil
+		}
+		return nil, nil
+	}
+	if len(s.set) > 0 || len(s.del) > 0 {
 		args := []interface{}{len(s.set)}
 		for k := range s.set {
 			args = append(args, "v:"+k, s.values[k])
@@ -268,23 +466,24 @@ func (m *Manager) save(ctx context.Context, s *Session, r *http.Request) (*http.
 		for k := range s.del {
 			args = append(args, "v:"+k)
 		}
-		v, err := m.run(ctx, m.tel.ops["save"], saveScript, []string{m.key(s.ref)}, args...)
+		v, err := m.run(ctx, m.tel.ops["save"], saveScript, []string{m.key(s.ref), m.marker(s.ref)}, args...)
 		if err != nil {
 			return nil, m.fail(ctx, "save", err)
 		}
 		s.clearChanges()
-		if n, _ := v.(int64); n == 0 {
-			// destroyed by another request meanwhile: it stays destroyed
+		switch n, _ := v.(int64); n {
+		case 0: // ended by another request meanwhile: it stays ended
 			s.stored = false
 			return m.expiredCookie(), nil
+		case 2: // renewed by another request meanwhile
+			s.stored, s.renewed = false, true
+			return nil, nil
 		}
-		return m.liveCookie(s), nil
-	case s.stored:
-		return m.liveCookie(s), nil
-	case s.sentBad:
-		return m.expiredCookie(), nil
 	}
-	return nil, nil
+	if s.refresh.IsZero() {
+		return nil, nil
+	}
+	return m.cookieFor(s, s.refresh), nil
 }
 
 func (s *Session) clearChanges() {
@@ -294,20 +493,42 @@ func (s *Session) clearChanges() {
 
 // renew moves the session to a new ID (and, on Login, to its user): the
 // old one is read and deleted in one step, so it is dead before the new one
-// exists and no request can write to it in between.
+// exists and no request can write to it in between. A session that is no
+// longer alive is not renewed; only Login then creates a session, for its
+// own user. The caller holds s.mu.
 func (m *Manager) renew(ctx context.Context, s *Session, r *http.Request) (*http.Cookie, error) {
+	// The secret first, when a user tag is needed: once the old session is
+	// taken, nothing may fail before the new one is made.
+	if s.login != nil || s.ref.tag != "" {
+		if _, err := m.secret(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var old []interface{}
-	if s.stored {
-		ks := []string{m.key(s.ref)}
+	taken := false
+	if s.stored || s.state == unloaded {
+		ks := []string{m.key(s.ref), m.marker(s.ref)}
 		if s.ref.tag != "" {
 			ks = append(ks, m.index(s.ref.tag))
 		}
-		v, err := m.run(ctx, m.tel.ops["renew"], takeScript, ks, s.ref.hash)
+		v, err := m.run(ctx, m.tel.ops["renew"], takeScript, ks, s.ref.hash, m.now(), m.idle.Milliseconds(), renewedMarkerTTL.Milliseconds())
 		if err != nil {
 			return nil, m.fail(ctx, "renew", err)
 		}
-		old, _ = v.([]interface{})
-		s.stored = false
+		reply, _ := v.([]interface{})
+		var status int64
+		if len(reply) > 0 {
+			status, _ = reply[0].(int64)
+		}
+		s.state, s.stored = loaded, false
+		switch status {
+		case 1:
+			old, taken = reply[1:], true
+		case 2:
+			s.renewed = true
+		default:
+			s.sentBad = true
+		}
 	}
 	// What the store held (values other requests set meanwhile included),
 	// overlaid with this request's changes.
@@ -316,6 +537,26 @@ func (m *Manager) renew(ctx context.Context, s *Session, r *http.Request) (*http
 		f, _ := old[i].(string)
 		v, _ := old[i+1].(string)
 		fields[f] = v
+	}
+	user := fields[fUser]
+	if taken {
+		// As on load: a session bound under another secret's tag is dead.
+		tag := ""
+		if user != "" {
+			var err error
+			if tag, err = m.userTag(ctx, user); err != nil {
+				return nil, err
+			}
+		}
+		if tag != s.ref.tag {
+			taken, fields, user, s.sentBad = false, map[string]string{}, "", true
+		}
+	}
+	if s.login == nil && !taken {
+		// Nothing alive to renew: the request goes on as one whose
+		// session is gone (see write).
+		s.renew = false
+		return m.write(ctx, s, r)
 	}
 	for k := range s.del {
 		delete(fields, "v:"+k)
@@ -328,17 +569,14 @@ func (m *Manager) renew(ctx context.Context, s *Session, r *http.Request) (*http
 		// a plain renewal keeps the absolute lifetime
 		deadline = fields[fDeadline]
 	} else {
+		user = *s.login
 		delete(fields, fCreated)
 	}
 	delete(fields, fDeadline)
 	delete(fields, fSeen)
-	user := s.user
-	if s.login != nil {
-		user = *s.login
-	}
 	c, err := m.create(ctx, s, r, fields, deadline, user)
 	if err == nil {
-		if len(old) > 0 {
+		if taken {
 			m.tel.count(ctx, "renewed", 1)
 		} else {
 			m.tel.count(ctx, "created", 1)
@@ -347,19 +585,10 @@ func (m *Manager) renew(ctx context.Context, s *Session, r *http.Request) (*http
 	return c, err
 }
 
-// create stores s under a fresh ID, with fields (nil: the request's
-// values) and the given deadline ("" for a full Lifetime).
-func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, fields map[string]string, deadline string, user ...string) (*http.Cookie, error) {
-	if fields == nil {
-		fields = map[string]string{}
-		for k, v := range s.values {
-			fields["v:"+k] = v
-		}
-	}
-	u := s.user
-	if len(user) > 0 {
-		u = user[0]
-	}
+// create stores s under a fresh ID, with fields, the given deadline (""
+// for a full Lifetime) and bound to user ("" for nobody). The caller holds
+// s.mu.
+func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, fields map[string]string, deadline, user string) (*http.Cookie, error) {
 	agent := r.UserAgent()
 	if len(agent) > maxAgent {
 		agent = agent[:maxAgent]
@@ -372,9 +601,13 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 	rf := ref{hash: hashID(id)}
 	ks := []string{}
 	base := ""
-	if u != "" {
-		rf.tag = userTag(u)
-		fields[fUser] = u
+	if user != "" {
+		tag, err := m.userTag(ctx, user)
+		if err != nil {
+			return nil, err
+		}
+		rf.tag = tag
+		fields[fUser] = user
 		base = m.userBase(rf.tag)
 		ks = append(ks, m.key(rf), m.index(rf.tag))
 	} else {
@@ -395,7 +628,8 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 	}
 	now, _ := reply[1].(int64)
 	dl, _ := reply[2].(int64)
-	s.id, s.ref, s.stored, s.user = id, rf, true, u
+	s.id, s.ref, s.stored, s.user = id, rf, true, user
+	s.state, s.renewed, s.sentBad, s.refresh = loaded, false, false, time.Time{}
 	s.values = map[string]string{}
 	for f, v := range fields {
 		if strings.HasPrefix(f, "v:") {
@@ -413,19 +647,8 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 	return m.cookieFor(s, time.UnixMilli(now)), nil
 }
 
-// liveCookie returns the cookie of a stored session, refreshed so its
-// Max-Age follows the sliding idle expiry; nil when nothing would change.
-func (m *Manager) liveCookie(s *Session) *http.Cookie {
-	if m.cookie.SessionOnly || m.idle == 0 {
-		return nil // the cookie set at creation still says the truth
-	}
-	now := time.Now()
-	if m.clock != nil {
-		now = m.clock()
-	}
-	return m.cookieFor(s, now)
-}
-
+// cookieFor returns the cookie of s, its Max-Age counted from now: the
+// earlier of the idle and the absolute expiry.
 func (m *Manager) cookieFor(s *Session, now time.Time) *http.Cookie {
 	c := m.baseCookie()
 	c.Value = cookieValue(s.id, s.ref)

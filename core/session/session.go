@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sort"
@@ -25,37 +27,136 @@ func NewContext(ctx context.Context, s *Session) context.Context {
 	return context.WithValue(ctx, ctxKey{}, s)
 }
 
-// Session is one client's session during one request. Reads see the values
-// as loaded plus this request's own changes; changes are written when the
-// response starts (and any made after that, when the handler returns), and
-// only the values this request changed are written, so concurrent requests
-// that change different values all keep their change. It is safe for use
-// by the handler's goroutines.
-type Session struct {
-	m  *Manager
-	mu sync.Mutex
+// ErrNotInteger is returned by Incr when the value under its key is not an
+// integer; nothing is added then.
+var ErrNotInteger = errors.New("session: the value is not an integer")
 
-	id     string // the session ID; "" until one exists
-	ref    ref
-	stored bool // the session exists in Redis
+// loadState says whether a Session's stored data has been read.
+type loadState uint8
+
+const (
+	unloaded loadState = iota // the cookie names a session not read yet
+	loaded                    // read, or nothing to read (no cookie)
+	failed                    // the store could not answer: see Session.err
+)
+
+// Session is one client's session during one request.
+//
+// It is loaded lazily: the middleware only reads the cookie, and the
+// session's data is read from Redis (and its idle expiry slid, in the same
+// round trip) by the first method that needs it, once. The methods that
+// load are Load, User, Get and its typed forms, Pop and PopString, Exists,
+// Keys, Clear, Incr, CreatedAt, Deadline and Ref. Put, Remove, Renew,
+// Login and Destroy only record what to do, without calling Redis; what
+// they recorded is written when the response starts (a session changed but
+// never loaded is loaded then, just before the write). A request that
+// never touches its session costs no Redis call and sets no cookie.
+//
+// When the load fails, the session is failed: reads return zero values
+// (Get and Pop return the error too), nothing the request changes is
+// written, and when the response starts the middleware replaces it with
+// its 503 rejection (Manager.Reject), so no client gets a response built
+// on an empty session and no change overwrites the real one. Handlers with
+// side effects should call Load first and stop on its error.
+//
+// Reads see the values as loaded plus this request's own changes; only the
+// values this request changed are written, so concurrent requests that
+// change different values all keep their change. It is safe for use by
+// the handler's goroutines.
+type Session struct {
+	m   *Manager
+	ctx context.Context // the request's: loads made by methods without a context use it
+
+	loadMu sync.Mutex // held while loading, so the session is loaded once
+	mu     sync.Mutex // guards everything below
+
+	cookie string // the well-formed session cookie the request carried; "" for none
+	sent   ref    // the session that cookie names
+	id     string // the session ID: the cookie's until renewed
+	ref    ref    // the session's location; sent until renewed
+
+	state  loadState
+	err    error // why the load failed
+	used   bool  // a method of the session was called: the response depends on the cookie
+	stored bool  // the session exists in Redis, as far as this request knows
+	seen   bool  // the handler saw the session alive (a load found it)
+
 	values map[string]string
 	set    map[string]bool
 	del    map[string]bool
 
 	created, deadline time.Time
 	user              string
+	refresh           time.Time // when not zero: re-send the cookie, its Max-Age counted from then
+
+	renewed bool // the cookie names an ID renewed moments ago: no session, and no cookie change
+	sentBad bool // the cookie named no live session, or was malformed: clear it
 
 	renew   bool
 	login   *string
 	destroy bool
-	sentBad bool // the request carried a cookie naming no live session
 }
 
-func newSession(m *Manager) *Session {
-	return &Session{m: m, values: map[string]string{}, set: map[string]bool{}, del: map[string]bool{}}
+func newSession(m *Manager, ctx context.Context) *Session {
+	return &Session{m: m, ctx: ctx, values: map[string]string{}, set: map[string]bool{}, del: map[string]bool{}}
 }
 
-// Put stores v under key, encoded by the Manager's Codec.
+// Load reads the session from Redis, and slides its idle expiry, if it has
+// not been read yet: one round trip, or none when the request carried no
+// session cookie or the session is loaded already. It returns nil when the
+// session is usable (a request whose cookie names no live session gets an
+// empty one, as any method would see it), and the error, wrapping
+// ErrUnavailable, when the store could not answer: the response will then
+// be the middleware's 503, so stop and do nothing with side effects.
+// Every later call returns the same error.
+func (s *Session) Load(ctx context.Context) error { return s.ensure(ctx) }
+
+// ensure loads s once, with ctx.
+func (s *Session) ensure(ctx context.Context) error {
+	s.mu.Lock()
+	s.used = true
+	st, err := s.state, s.err
+	s.mu.Unlock()
+	if st != unloaded {
+		return err
+	}
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	s.mu.Lock()
+	st, err = s.state, s.err
+	s.mu.Unlock()
+	if st != unloaded {
+		return err
+	}
+	_, err = s.m.load(ctx, s, "", 0)
+	return err
+}
+
+// VaryKey identifies the session cookie the request carried, without
+// calling Redis: the base64url SHA-256 of the cookie's value under a fixed
+// key of this package, the same on every instance; "" when the request
+// carried no well-formed session cookie (a guest). It is what a cache keys
+// its variants on when a response is produced under the session
+// middleware: two requests share a variant only if they carried the same
+// cookie. It reveals nothing usable: the cookie holds a 256-bit random ID,
+// and the key keeps the value apart from the session's own Redis key.
+//
+// Calling it counts as using the session, without loading it: the
+// middleware marks the response Vary: Cookie (a cache hit served under the
+// session middleware says so too), and clears a malformed cookie.
+func (s *Session) VaryKey() string {
+	s.mu.Lock()
+	s.used = true
+	s.mu.Unlock()
+	if s.cookie == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("redisware session vary key\x00" + s.cookie))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// Put records v, encoded by the Manager's Codec, under key. It does not
+// call Redis: the change is written when the response starts.
 func (s *Session) Put(key string, v any) error {
 	data, err := s.m.codec.Encode(v)
 	if err != nil {
@@ -63,6 +164,7 @@ func (s *Session) Put(key string, v any) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.used = true
 	s.values[key] = data
 	s.set[key] = true
 	delete(s.del, key)
@@ -70,8 +172,12 @@ func (s *Session) Put(key string, v any) error {
 }
 
 // Get decodes the value under key into dst and reports whether there was
-// one.
+// one. It loads the session first; if that fails it returns false and the
+// error (wrapping ErrUnavailable).
 func (s *Session) Get(key string, dst any) (bool, error) {
+	if err := s.ensure(s.ctx); err != nil {
+		return false, err
+	}
 	s.mu.Lock()
 	data, ok := s.values[key]
 	s.mu.Unlock()
@@ -86,6 +192,7 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 
 // Exists reports whether key holds a value.
 func (s *Session) Exists(key string) bool {
+	_ = s.ensure(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.values[key]
@@ -94,6 +201,7 @@ func (s *Session) Exists(key string) bool {
 
 // Keys returns the keys that hold values, sorted.
 func (s *Session) Keys() []string {
+	_ = s.ensure(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]string, 0, len(s.values))
@@ -178,20 +286,27 @@ func (s *Session) Pop(key string, dst any) (bool, error) {
 	return ok, err
 }
 
-// Remove deletes the value under key.
+// Remove records the deletion of the value under key. It does not call
+// Redis: the deletion is written when the response starts, and is nothing
+// to write if the loaded session holds no such value.
 func (s *Session) Remove(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.values[key]; !ok && !s.set[key] {
-		return
+	s.used = true
+	if s.state == loaded {
+		if _, ok := s.values[key]; !ok && !s.set[key] {
+			return
+		}
 	}
 	delete(s.values, key)
 	delete(s.set, key)
 	s.del[key] = true
 }
 
-// Clear deletes every value; the session itself (and its user) remains.
+// Clear deletes every value; the session itself (and its user) remains. It
+// loads the session first, to know its values.
 func (s *Session) Clear() {
+	_ = s.ensure(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k := range s.values {
@@ -203,11 +318,45 @@ func (s *Session) Clear() {
 
 // Incr adds delta to the integer under key at once, in Redis, and returns
 // the new value: exact however many requests of the session do it at once.
-// A missing value counts as 0. It needs a stored session; on a session not
-// stored yet it stores delta as a change like Put.
+// A missing value counts as 0; a value that is not an integer is left as it
+// is, with ErrNotInteger. On a session not loaded yet it loads the session
+// and adds in the same round trip. On a session that is not stored (a
+// guest's, or one to be renewed or destroyed by this request) it records
+// the sum as a change, like Put.
 func (s *Session) Incr(ctx context.Context, key string, delta int64) (int64, error) {
 	s.mu.Lock()
-	stored, r := s.stored && !s.renew && s.login == nil && !s.destroy, s.ref
+	s.used = true
+	pending := s.renew || s.login != nil || s.destroy
+	st := s.state
+	s.mu.Unlock()
+	if st == unloaded && !pending {
+		s.loadMu.Lock()
+		s.mu.Lock()
+		st = s.state
+		s.mu.Unlock()
+		if st == unloaded {
+			res, err := s.m.load(ctx, s, key, delta)
+			s.loadMu.Unlock()
+			if err != nil {
+				return 0, err
+			}
+			switch res.status {
+			case incrDone:
+				return res.n, nil
+			case incrNotInteger:
+				return 0, fmt.Errorf("%w: %q", ErrNotInteger, key)
+			}
+			// not stored: added below, as a change
+		} else {
+			s.loadMu.Unlock()
+		}
+	}
+	if err := s.ensure(ctx); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	stored := s.stored && !s.renew && s.login == nil && !s.destroy
+	r := s.ref
 	s.mu.Unlock()
 	if !stored {
 		n := s.GetInt64(key) + delta
@@ -217,21 +366,32 @@ func (s *Session) Incr(ctx context.Context, key string, delta int64) (int64, err
 	if err != nil {
 		return 0, s.m.fail(ctx, "incr", err)
 	}
-	n, ok := v.(int64)
-	if !ok {
-		return 0, errors.New("session: the session is gone")
+	switch v := v.(type) {
+	case []interface{}:
+		n, _ := v[0].(int64)
+		s.mu.Lock()
+		s.values[key] = strconv.FormatInt(n, 10)
+		s.mu.Unlock()
+		return n, nil
+	case int64:
+		if v < 0 {
+			return 0, fmt.Errorf("%w: %q", ErrNotInteger, key)
+		}
 	}
-	s.mu.Lock()
-	s.values[key] = strconv.FormatInt(n, 10)
-	s.mu.Unlock()
-	return n, nil
+	return 0, errors.New("session: the session is gone")
 }
 
 // Renew gives the session a new ID when the response starts, keeping its
 // values and user; the old ID is dead from then on. Call it whenever the
-// user's privileges change; Login does it for you.
+// user's privileges change; Login does it for you. A session that no
+// longer exists when the response starts (logged out, revoked, evicted by
+// MaxSessionsPerUser, expired, or renewed by another request) is not
+// renewed: the request ends with no session, its changes are dropped, and
+// its cookie is cleared (left alone when another request renewed it, whose
+// response carries the new cookie). It does not call Redis itself.
 func (s *Session) Renew() {
 	s.mu.Lock()
+	s.used = true
 	s.renew = true
 	s.mu.Unlock()
 }
@@ -239,35 +399,47 @@ func (s *Session) Renew() {
 // Login binds the session to user and renews it (a new ID; the old one is
 // dead), as OWASP asks on every authentication. The session then appears in
 // ListSessions for the user, and RevokeAll ends it. Its absolute lifetime
-// starts anew.
+// starts anew. When the session the request carried no longer exists, Login
+// creates a new one for user, holding only this request's changes: it never
+// inherits a dead session's user or values. It does not call Redis itself.
 func (s *Session) Login(user string) {
 	s.mu.Lock()
+	s.used = true
 	s.login = &user
 	s.renew = true
 	s.mu.Unlock()
 }
 
 // Destroy ends the session when the response starts (logout): Redis forgets
-// it, and the client is told to drop its cookie.
+// it, and the client is told to drop its cookie. It needs no load: the
+// session is deleted by its ID, in one round trip.
 func (s *Session) Destroy() {
 	s.mu.Lock()
+	s.used = true
 	s.destroy = true
 	s.mu.Unlock()
 }
 
-// User returns the user the session is bound to, or "".
+// User returns the user the session is bound to, or "" (after Login, the
+// user given to it).
 func (s *Session) User() string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.login != nil {
-		return *s.login
+	s.used = true
+	login := s.login
+	s.mu.Unlock()
+	if login != nil {
+		return *login
 	}
+	_ = s.ensure(s.ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.user
 }
 
 // CreatedAt returns when the session was created (or last logged in); zero
 // for a session not stored yet.
 func (s *Session) CreatedAt() time.Time {
+	_ = s.ensure(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.created
@@ -276,6 +448,7 @@ func (s *Session) CreatedAt() time.Time {
 // Deadline returns when the session ends at the latest (its absolute
 // lifetime); zero for a session not stored yet.
 func (s *Session) Deadline() time.Time {
+	_ = s.ensure(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.deadline
@@ -284,6 +457,7 @@ func (s *Session) Deadline() time.Time {
 // Ref returns an opaque reference to the session, as ListSessions reports
 // it (to mark the current one); "" for a session not stored yet.
 func (s *Session) Ref() string {
+	_ = s.ensure(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.stored {

@@ -31,7 +31,7 @@ func newInstruments(mp metric.MeterProvider, tp trace.TracerProvider) *instrumen
 		in.outcomes[o] = t.Attrs(telemetry.Outcome.String(o))
 	}
 	in.plain = t.Attrs()
-	for _, op := range []string{"load", "save", "create", "renew", "destroy", "incr", "list", "revoke", "revoke_all"} {
+	for _, op := range []string{"load", "save", "create", "renew", "destroy", "incr", "list", "revoke", "revoke_all", "secret"} {
 		in.ops[op] = t.RedisOp(op)
 	}
 	in.spanStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)}

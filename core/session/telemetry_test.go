@@ -48,6 +48,7 @@ func TestTelemetry(t *testing.T) {
 	down := downManager(t, core.Settings{Timeout: 30 * time.Millisecond, MeterProvider: mp, TracerProvider: tp, Logger: logger})
 	r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(parent)
 	r.AddCookie(&http.Cookie{Name: "session", Value: a.cookie})
+	r.URL.Path = "/user"
 	down.ServeHTTP(httptest.NewRecorder(), r, app(t)) // load failure
 
 	var rm metricdata.ResourceMetrics

@@ -26,7 +26,10 @@ type Info struct {
 // ListSessions returns the live sessions bound to user, oldest first, in
 // one round trip.
 func (m *Manager) ListSessions(ctx context.Context, user string) ([]Info, error) {
-	tag := userTag(user)
+	tag, err := m.userTag(ctx, user)
+	if err != nil {
+		return nil, err
+	}
 	v, err := m.run(ctx, m.tel.ops["list"], listScript, []string{m.index(tag)}, m.userBase(tag))
 	if err != nil {
 		return nil, m.fail(ctx, "list", err)
@@ -47,7 +50,11 @@ func (m *Manager) Revoke(ctx context.Context, user, sessionRef string) (bool, er
 	if len(sessionRef) != 43 || !b64(sessionRef) {
 		return false, nil
 	}
-	rf := ref{tag: userTag(user), hash: sessionRef}
+	tag, err := m.userTag(ctx, user)
+	if err != nil {
+		return false, err
+	}
+	rf := ref{tag: tag, hash: sessionRef}
 	v, err := m.run(ctx, m.tel.ops["revoke"], destroyScript, []string{m.key(rf), m.index(rf.tag)}, rf.hash)
 	if err != nil {
 		return false, m.fail(ctx, "revoke", err)
@@ -61,7 +68,10 @@ func (m *Manager) Revoke(ctx context.Context, user, sessionRef string) (bool, er
 // in one round trip, on a Cluster too: all of a user's sessions share the
 // user's hash tag. It returns how many were alive.
 func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
-	tag := userTag(user)
+	tag, err := m.userTag(ctx, user)
+	if err != nil {
+		return 0, err
+	}
 	v, err := m.run(ctx, m.tel.ops["revoke_all"], revokeAllScript, []string{m.index(tag)}, m.userBase(tag))
 	if err != nil {
 		return 0, m.fail(ctx, "revoke all", err)

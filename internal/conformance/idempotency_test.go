@@ -3,6 +3,8 @@ package conformance_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,10 +15,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+	"github.com/labstack/echo/v4"
+
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/idempotency"
 	"github.com/redisware/redisware/core/redistest"
+	"github.com/redisware/redisware/core/session"
+	"github.com/redisware/redisware/echomw"
+	"github.com/redisware/redisware/ginmw"
 	"github.com/redisware/redisware/internal/conformance"
+	"github.com/redisware/redisware/nethttp"
 )
 
 const idemKey = `"8e03978e-40d5-43e8-bc93-6894a57f9324"`
@@ -40,7 +49,7 @@ func (app *idemApp) seenKeys() []string {
 // newIdemApp serves a handler at /orders behind a guard with opts; the
 // handler answers 201 with multi-value headers, or what the request's
 // X-Behave header asks for (panic, 500, a large body, block until unblock
-// is closed).
+// is closed; block-panic and block-500 block, then fail).
 func newIdemApp(t *testing.T, a conformance.Adapter, opts idempotency.Options, hung bool, unblock chan struct{}) *idemApp {
 	t.Helper()
 	opts.Timeout = 2 * time.Second
@@ -81,6 +90,13 @@ func newIdemApp(t *testing.T, a conformance.Adapter, opts idempotency.Options, h
 			return
 		case "block":
 			<-unblock
+		case "block-panic":
+			<-unblock
+			panic("handler failed")
+		case "block-500":
+			<-unblock
+			http.Error(w, "boom", http.StatusInternalServerError)
+			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Add("X-Multi", "one")
@@ -163,11 +179,18 @@ func TestIdempotencyConformance(t *testing.T) {
 					if again.Header().Get("Idempotent-Replayed") != "true" {
 						t.Fatalf("retry %d: no Idempotent-Replayed", i)
 					}
-					for _, h := range []string{"X-Multi", "Set-Cookie", "Content-Type"} {
+					for _, h := range []string{"X-Multi", "Content-Type"} {
 						if !reflect.DeepEqual(again.Header().Values(h), first.Header().Values(h)) {
 							t.Fatalf("retry %d: %s = %q, want %q", i, h, again.Header().Values(h), first.Header().Values(h))
 						}
 					}
+					// Cookies reach the first client only, unless StoreSetCookie.
+					if got := again.Header().Values("Set-Cookie"); len(got) != 0 {
+						t.Fatalf("retry %d: Set-Cookie %q replayed", i, got)
+					}
+				}
+				if got, want := first.Header().Values("Set-Cookie"), []string{"a=1; Path=/; HttpOnly", "b=2; Path=/; HttpOnly"}; !reflect.DeepEqual(got, want) {
+					t.Fatalf("first: Set-Cookie %q, want %q", got, want)
 				}
 				if n := app.runs.Load(); n != 1 {
 					t.Fatalf("handler ran %d times", n)
@@ -175,6 +198,17 @@ func TestIdempotencyConformance(t *testing.T) {
 				// Bare-token form of the same key is the same key.
 				if again := app.do(t, idemReq{key: strings.Trim(idemKey, `"`), body: `{"item":"book"}`}); again.Header().Get("Idempotent-Replayed") != "true" {
 					t.Fatal("bare token form not recognised as the same key")
+				}
+			})
+			t.Run("store set-cookie", func(t *testing.T) {
+				t.Parallel()
+				app := newIdemApp(t, a, idempotency.Options{StoreSetCookie: true}, false, nil)
+				first := app.do(t, idemReq{key: idemKey, body: "x"})
+				again := app.do(t, idemReq{key: idemKey, body: "x"})
+				want := []string{"a=1; Path=/; HttpOnly", "b=2; Path=/; HttpOnly"}
+				if !reflect.DeepEqual(first.Header().Values("Set-Cookie"), want) || !reflect.DeepEqual(again.Header().Values("Set-Cookie"), want) ||
+					again.Header().Get("Idempotent-Replayed") != "true" {
+					t.Fatalf("first %q, replay %q (%v), want %q on both", first.Header().Values("Set-Cookie"), again.Header().Values("Set-Cookie"), again.Header(), want)
 				}
 			})
 			t.Run("mismatch", func(t *testing.T) {
@@ -284,6 +318,65 @@ func TestIdempotencyConformance(t *testing.T) {
 					t.Fatalf("handler ran %d times", n)
 				}
 			})
+			t.Run("wait in flight, another body", func(t *testing.T) {
+				t.Parallel()
+				unblock := make(chan struct{})
+				app := newIdemApp(t, a, idempotency.Options{WaitInFlight: 20 * time.Second}, false, unblock)
+				done := make(chan *httptest.ResponseRecorder, 1)
+				go func() {
+					done <- app.do(t, idemReq{key: idemKey, body: "x", header: map[string]string{"X-Behave": "block"}})
+				}()
+				waitFor(t, func() bool { return app.runs.Load() == 1 })
+				// The record in flight already holds its fingerprint: no wait.
+				wantProblem(t, app.do(t, idemReq{key: idemKey, body: "y", header: map[string]string{"X-Behave": "block"}}), 422, "different request")
+				close(unblock)
+				if first := <-done; first.Code != 201 {
+					t.Fatalf("first: %d", first.Code)
+				}
+				wantProblem(t, app.do(t, idemReq{key: idemKey, body: "y"}), 422, "different request")
+				if n := app.runs.Load(); n != 1 {
+					t.Fatalf("handler ran %d times", n)
+				}
+			})
+			for _, failure := range []string{"panic", "500"} {
+				t.Run("wait in flight, released claim after "+failure, func(t *testing.T) {
+					t.Parallel()
+					unblock := make(chan struct{})
+					app := newIdemApp(t, a, idempotency.Options{WaitInFlight: 20 * time.Second, ReleaseOn5xx: true}, false, unblock)
+					done := make(chan struct{})
+					go func() {
+						defer close(done)
+						app.do(t, idemReq{key: idemKey, body: "x", header: map[string]string{"X-Behave": "block-" + failure}})
+					}()
+					waitFor(t, func() bool { return app.runs.Load() == 1 })
+					const waiters = 6
+					recs := make([]*httptest.ResponseRecorder, waiters)
+					var wg sync.WaitGroup
+					for i := range waiters {
+						wg.Add(1)
+						go func() { defer wg.Done(); recs[i] = app.do(t, idemReq{key: idemKey, body: "x"}) }()
+					}
+					time.Sleep(100 * time.Millisecond) // let the waiters start waiting; not an assertion
+					close(unblock)
+					<-done
+					wg.Wait()
+					if n := app.runs.Load(); n != 2 {
+						t.Fatalf("handler ran %d times, want 2 (the failed run and one waiter)", n)
+					}
+					fresh := 0
+					for i, rec := range recs {
+						if rec.Code != 201 || !strings.Contains(rec.Body.String(), `"run":2`) {
+							t.Fatalf("waiter %d: %d %s", i, rec.Code, rec.Body)
+						}
+						if rec.Header().Get("Idempotent-Replayed") == "" {
+							fresh++
+						}
+					}
+					if fresh != 1 {
+						t.Fatalf("%d waiters ran the handler, want 1", fresh)
+					}
+				})
+			}
 			t.Run("panic releases the claim", func(t *testing.T) {
 				t.Parallel()
 				app := newIdemApp(t, a, idempotency.Options{}, false, nil)
@@ -385,5 +478,129 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 10 s")
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// mountSessionIdempotency serves h at POST /orders behind the session
+// middleware and, inside it, the guard, as apps mount them in each
+// framework; POST /login binds the session to the user X-Login names.
+func mountSessionIdempotency(name string, m *session.Manager, g *idempotency.Guard, h http.HandlerFunc) http.Handler {
+	login := func(w http.ResponseWriter, r *http.Request) {
+		session.FromContext(r.Context()).Login(r.Header.Get("X-Login"))
+		w.WriteHeader(http.StatusNoContent)
+	}
+	switch name {
+	case "gin":
+		gin.SetMode(gin.ReleaseMode)
+		e := gin.New()
+		e.POST("/orders", ginmw.Session(m), ginmw.Idempotency(g), func(c *gin.Context) { h(c.Writer, c.Request) })
+		e.POST("/login", ginmw.Session(m), func(c *gin.Context) { login(c.Writer, c.Request) })
+		return e
+	case "echo":
+		e := echo.New()
+		e.HTTPErrorHandler = echomw.ErrorHandler(nil)
+		e.POST("/orders", func(c echo.Context) error { h(c.Response(), c.Request()); return nil }, echomw.Session(m), echomw.Idempotency(g))
+		e.POST("/login", func(c echo.Context) error { login(c.Response(), c.Request()); return nil }, echomw.Session(m))
+		return e
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /orders", nethttp.Session(m)(nethttp.Idempotency(g)(h)))
+	mux.Handle("POST /login", nethttp.Session(m)(http.HandlerFunc(login)))
+	return mux
+}
+
+// The default scope follows the session's user, not the address: two
+// users behind one address with the same key and body each get their own
+// order and their own replays; a user who retries from a new address gets
+// the replay. When the session cannot be loaded the guard answers 503 and
+// the handler never runs.
+func TestIdempotencySessionScope(t *testing.T) {
+	t.Parallel()
+	for _, a := range conformance.Adapters() {
+		t.Run(a.Name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.New(t)
+			set := core.Settings{Prefix: srv.Prefix, Timeout: 5 * time.Second, Logger: quiet}
+			m, err := session.New(srv.Client(), session.Options{Settings: set})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := idempotency.New(srv.Client(), idempotency.Options{Settings: set})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var runs atomic.Int64
+			orders := func(w http.ResponseWriter, r *http.Request) {
+				n := runs.Add(1)
+				w.WriteHeader(http.StatusCreated)
+				_, _ = io.WriteString(w, fmt.Sprintf("order %d of %s", n, session.FromContext(r.Context()).User()))
+			}
+			h := mountSessionIdempotency(a.Name, m, g, orders)
+			do := func(h http.Handler, addr, cookie, path string, header map[string]string) *httptest.ResponseRecorder {
+				t.Helper()
+				r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"item":"book"}`))
+				r.RemoteAddr = addr
+				if cookie != "" {
+					r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+				}
+				for k, v := range header {
+					r.Header.Set(k, v)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				return w
+			}
+			login := func(user string) string {
+				t.Helper()
+				w := do(h, "192.0.2.1:1000", "", "/login", map[string]string{"X-Login": user})
+				for _, c := range w.Result().Cookies() {
+					if c.Name == "session" && w.Code == http.StatusNoContent {
+						return c.Value
+					}
+				}
+				t.Fatalf("login %s: %d %v", user, w.Code, w.Header())
+				return ""
+			}
+			order := func(addr, cookie, want string, replayed bool) {
+				t.Helper()
+				w := do(h, addr, cookie, "/orders", map[string]string{"Idempotency-Key": idemKey})
+				if w.Code != 201 || w.Body.String() != want || (w.Header().Get("Idempotent-Replayed") == "true") != replayed {
+					t.Fatalf("%s: %d %q (replayed %q), want %q (replayed %v)", addr, w.Code, w.Body, w.Header().Get("Idempotent-Replayed"), want, replayed)
+				}
+			}
+			alice, bob := login("alice"), login("bob")
+			order("192.0.2.1:1000", alice, "order 1 of alice", false)
+			order("192.0.2.1:2000", bob, "order 2 of bob", false)
+			order("192.0.2.1:1000", alice, "order 1 of alice", true)
+			order("192.0.2.1:2000", bob, "order 2 of bob", true)
+			order("198.51.100.9:3000", alice, "order 1 of alice", true) // Wi-Fi to mobile
+			if n := runs.Load(); n != 2 {
+				t.Fatalf("handler ran %d times, want 2", n)
+			}
+
+			// The sessions' Redis is down: the guard refuses with 503 (which
+			// the session middleware answers as its own), and nothing runs.
+			down, err := session.New(redistest.Hung(t), session.Options{Settings: core.Settings{Timeout: 30 * time.Millisecond, Logger: quiet}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var refused atomic.Int64
+			gset := set
+			gset.OnReject = func(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
+				if rej.Status == http.StatusServiceUnavailable && errors.Is(rej, session.ErrUnavailable) {
+					refused.Add(1)
+				}
+				rej.Write(w)
+			}
+			gd, err := idempotency.New(srv.Client(), idempotency.Options{Settings: gset})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hd := mountSessionIdempotency(a.Name, down, gd, orders)
+			wantProblem(t, do(hd, "192.0.2.1:1000", alice, "/orders", map[string]string{"Idempotency-Key": idemKey}), 503, "unavailable")
+			if n := runs.Load(); n != 2 || refused.Load() != 1 {
+				t.Fatalf("with the session unavailable: handler ran %d times in all (want 2), the guard refused %d times (want 1)", n, refused.Load())
+			}
+		})
 	}
 }

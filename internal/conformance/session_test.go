@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
 	"github.com/redisware/redisware/core/session"
@@ -86,8 +88,11 @@ func TestSessionConformance(t *testing.T) {
 			}
 			loggedIn := cookie
 			cookie = anon
-			if got := do(http.MethodGet, "", 200).Body.String(); strings.Contains(got, "ann") || cookie != "" {
-				t.Fatalf("the pre-login cookie still works: %s (cookie %q)", got, cookie)
+			// The pre-login ID is dead, and marked as renewed for a minute:
+			// no session, and no Set-Cookie that would replace the new
+			// cookie in a browser that sent this request before it got it.
+			if w := do(http.MethodGet, "", 200); strings.Contains(w.Body.String(), "ann") || w.Header().Get("Set-Cookie") != "" {
+				t.Fatalf("the pre-login cookie: %s, Set-Cookie %q", w.Body, w.Header().Get("Set-Cookie"))
 			}
 			cookie = loggedIn
 			w = do(http.MethodPost, "do=logout", 200)
@@ -99,19 +104,44 @@ func TestSessionConformance(t *testing.T) {
 				t.Fatalf("the session survived logout: %s", got)
 			}
 
-			// Store down: 503 problem, handler not run.
-			down, err := session.New(redistest.Hung(t), session.Options{Settings: core.Settings{Timeout: 30 * time.Millisecond, Logger: quiet}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			dh := a.Mount(down, func(s *session.Session, w http.ResponseWriter, r *http.Request) { runs.Add(1000) }, "/s")
-			r := httptest.NewRequest(http.MethodGet, "/s", nil)
-			r.AddCookie(&http.Cookie{Name: "session", Value: anon})
-			rec := httptest.NewRecorder()
-			before := runs.Load()
-			dh.ServeHTTP(rec, r)
-			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Content-Type") != "application/problem+json" || runs.Load() != before {
-				t.Fatalf("store down: %d %q, handler ran %v", rec.Code, rec.Header().Get("Content-Type"), runs.Load() != before)
+			// Store down: a route that never uses its session answers as
+			// usual, with no cookie change; one that reads it gets the 503
+			// problem in place of the handler's response, never a response
+			// built on an empty session.
+			for _, down := range []redis.UniversalClient{redistest.Hung(t), redistest.Refused(t)} {
+				dm, err := session.New(down, session.Options{Settings: core.Settings{Timeout: 30 * time.Millisecond, Logger: quiet}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var downRuns atomic.Int64
+				dh := a.Mount(dm, func(s *session.Session, w http.ResponseWriter, r *http.Request) {
+					downRuns.Add(1)
+					w.Header().Set("Content-Type", "text/plain")
+					if r.URL.Query().Get("do") == "static" {
+						_, _ = w.Write([]byte("static page"))
+						return
+					}
+					_, _ = w.Write([]byte("hello " + s.User()))
+				}, "/s")
+				for _, tc := range []struct {
+					query  string
+					status int
+					body   string
+				}{{"do=static", 200, "static page"}, {"do=read", 503, "Sessions are unavailable"}} {
+					r := httptest.NewRequest(http.MethodGet, "/s?"+tc.query, nil)
+					r.AddCookie(&http.Cookie{Name: "session", Value: loggedIn})
+					rec := httptest.NewRecorder()
+					before := downRuns.Load()
+					dh.ServeHTTP(rec, r)
+					wantType := "text/plain"
+					if tc.status == 503 {
+						wantType = "application/problem+json"
+					}
+					if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.body) || rec.Header().Get("Content-Type") != wantType ||
+						rec.Header().Get("Set-Cookie") != "" || downRuns.Load() != before+1 {
+						t.Fatalf("store down, ?%s: %d %q %v, handler ran %d times", tc.query, rec.Code, rec.Body, rec.Header(), downRuns.Load()-before)
+					}
+				}
 			}
 
 			// Store down, with Settings.OnReject: the 503 is written by it,

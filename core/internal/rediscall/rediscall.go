@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisware/redisware/core/internal/heal"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
@@ -31,6 +32,7 @@ var ErrTimeout = errors.New("redis call exceeded its deadline")
 
 // Caller runs Redis calls with a deadline.
 type Caller struct {
+	client  redis.UniversalClient
 	timeout time.Duration
 	inline  bool
 }
@@ -41,7 +43,7 @@ func New(client redis.UniversalClient, timeout time.Duration) Caller {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	return Caller{timeout: timeout, inline: HonoursContext(client)}
+	return Caller{client: client, timeout: timeout, inline: HonoursContext(client)}
 }
 
 // Timeout returns the deadline of each call (negative: none).
@@ -63,8 +65,19 @@ func HonoursContext(client redis.UniversalClient) bool {
 
 // Do runs fn with a context that ends after the deadline. It returns fn's
 // error, or an error wrapping ErrTimeout and context.DeadlineExceeded if the
-// deadline passed first; a cancelled parent context returns its error.
+// deadline passed first; a cancelled parent context returns its error. A
+// failure that can mean the Cluster's topology changed (a dead master, a
+// promotion) makes the client reload its slot map (package heal), so every
+// core follows a failover within a fraction of a second.
 func (c Caller) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	err := c.do(ctx, fn)
+	if err != nil {
+		heal.Observe(ctx, c.client, err)
+	}
+	return err
+}
+
+func (c Caller) do(ctx context.Context, fn func(ctx context.Context) error) error {
 	if c.timeout < 0 {
 		return fn(ctx)
 	}
