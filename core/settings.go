@@ -5,7 +5,7 @@
 // Every core is built the same way, validated once, up front:
 //
 //	shared := core.Settings{Prefix: "shop:", Logger: logger, TrustedProxies: []string{"10.0.0.0/8"}}
-//	limiter, err := ratelimit.New(rdb, ratelimit.Options{Settings: shared, Limits: ...})
+//	limiter, err := ratelimit.New(rdb, ratelimit.Options{Settings: shared, Name: "api", Limits: ...})
 //	cache, err := httpcache.New(rdb, httpcache.Options{Settings: shared})
 //	sessions, err := session.New(rdb, session.Options{Settings: shared})
 //	guard, err := idempotency.New(rdb, idempotency.Options{Settings: shared})

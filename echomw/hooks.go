@@ -16,7 +16,7 @@ import (
 // taking the echo.Context, into the core's form, so a hook can read what
 // earlier middleware stored with c.Set and answer with c.JSON:
 //
-//	ratelimit.Options{Key: echomw.Key(func(c echo.Context) (string, error) { return c.Get("user").(string), nil })}
+//	ratelimit.Options{Name: "api", Key: echomw.Key(func(c echo.Context) (string, error) { return c.Get("user").(string), nil })}
 //
 // They find the echo.Context through the request's context, where every
 // middleware of this package puts it; a hook called outside such a

@@ -16,7 +16,7 @@ import (
 // taking the *gin.Context, into the core's form, so a hook can read what
 // earlier handlers stored with c.Set and answer with c.JSON:
 //
-//	ratelimit.Options{Key: ginmw.Key(func(c *gin.Context) (string, error) { return c.GetString("user"), nil })}
+//	ratelimit.Options{Name: "api", Key: ginmw.Key(func(c *gin.Context) (string, error) { return c.GetString("user"), nil })}
 //
 // They find the *gin.Context through the request's context, where every
 // middleware of this package puts it; a hook called outside such a

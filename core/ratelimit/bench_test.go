@@ -151,3 +151,28 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFloodedKey is the deny cache's fast path: Allow for a key Redis
+// has denied, answered locally, from every core at once.
+func BenchmarkFloodedKey(b *testing.B) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
+	rdb.AddHook(stubRedis{deniedReply})
+	l, err := ratelimit.New(rdb, ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)},
+		Settings: core.Settings{MeterProvider: metricnoop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if res, _ := l.Allow(ctx, "flooder"); res.Allowed || res.Local { // Redis denies; the cache answers from now on
+		b.Fatalf("first request: %+v", res)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if res, _ := l.Allow(ctx, "flooder"); !res.Local {
+				b.Errorf("not answered locally: %+v", res)
+				return
+			}
+		}
+	})
+}

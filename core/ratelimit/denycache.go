@@ -24,11 +24,12 @@ import (
 // its denial only if the generation is still the ticket's. Reset advances
 // the generation and drops the key's entry under the shard's lock, after
 // its Redis call as well as before it, so no denial from a call sent
-// before the Reset returned survives it. Another key of the same stripe
-// only loses the chance to cache one denial. The one thing that can still
-// make an entry wrong is a Reset made on another instance; see
-// Limiter.Reset. Remaining in a cached answer is what Redis last said, so
-// it may overstate what other instances have left since.
+// before the Reset returned survives it. The other keys of the stripe (one
+// key in denyShards × resetStripes = 1,024) have their denials in flight
+// kept out too: each costs one more Redis call, never a wrong answer. The
+// one thing that can still make an entry wrong is a Reset made on another
+// instance; see Limiter.Reset. Remaining in a cached answer is what Redis
+// last said, so it may overstate what other instances have left since.
 type denyCache struct {
 	shards [denyShards]denyShard
 	max    int // entries per shard
@@ -36,8 +37,8 @@ type denyCache struct {
 }
 
 // denyShards is the number of independently locked shards; resetStripes
-// the number of reset generations in each. Memory is fixed: 16 × 64
-// generations of 4 bytes per cache.
+// the number of reset generations in each. Memory is fixed whatever the
+// cache's size or the keys seen: 16 × 64 generations of 4 bytes, 4 KiB.
 const (
 	denyShards   = 16
 	resetStripes = 64

@@ -23,6 +23,12 @@
 // Settings.TrustedProxies) and wraps core.ErrConfig, never a failure at
 // request time.
 //
+// Options.Name is required. The name is part of every key: limiters with
+// the same name, algorithm and limits share their counts, on one server or
+// many, and limiters with different names never do. So each policy gets a
+// name of its own (two routes limited by same-named limiters share one
+// budget), and every instance of a policy, on every server, gets the same.
+//
 // Time is read from the Redis server inside the scripts, so application
 // servers with skewed clocks agree; Options.Clock passes the application's
 // clock instead, for Redis-compatible servers that refuse TIME in scripts.
@@ -31,6 +37,10 @@
 // a bounded local deny cache until the time has passed, so a client that
 // floods one endpoint costs Redis one call per refill instead of one per
 // request. The cache is exact: it never denies a request Redis would admit.
+// Reset clears it for the key, and a denial still on its way when Reset
+// runs is kept out of it, so after Reset the Limiter asks Redis again; a
+// Reset made on another instance is seen here only once the denial this
+// instance saw has ended.
 //
 // Every Redis call has a deadline (Settings.Timeout, 100ms by default).
 // When it passes, or Redis fails, the Limiter fails open (the default: the

@@ -44,18 +44,26 @@ func ExampleLimiter_Allow() {
 }
 
 // New validates the options once, up front: a field that cannot work is
-// an error naming it, never a failure at request time.
+// an error naming it, never a failure at request time. Every policy needs
+// a Name of its own, since limiters with the same name, algorithm and
+// limits share their counts.
 func ExampleNew() {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
 
 	_, err := ratelimit.New(rdb, ratelimit.Options{
+		Limits: []ratelimit.Limit{ratelimit.PerMinute(100)},
+	})
+	fmt.Println(err)
+	_, err = ratelimit.New(rdb, ratelimit.Options{
+		Name:       "search",
 		Limits:     []ratelimit.Limit{ratelimit.PerMinute(100)},
 		IPv6Prefix: 256,
 	})
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, core.ErrConfig))
 	// Output:
+	// ratelimit: invalid configuration: Options.Name is required: limiters with the same name, algorithm and limits share their counts, so each policy needs a name of its own
 	// ratelimit: invalid configuration: Options.IPv6Prefix 256 is outside 0..128 (0 means 64)
 	// true
 }

@@ -442,7 +442,7 @@ func TestPoliciesNeedNames(t *testing.T) {
 	l, err := ratelimit.New(srv.Client(), ratelimit.Options{Limits: one})
 	const want = "ratelimit: invalid configuration: Options.Name is required: limiters with the same name, algorithm and limits share their counts, so each policy needs a name of its own"
 	if l != nil || err == nil || err.Error() != want || !errors.Is(err, core.ErrConfig) {
-		t.Fatalf("New without a Name = %v, %v; want the error %q", l, err, want)
+		t.Fatalf("New without a Name: limiter returned %v, err %v; want no limiter and the error %q", l != nil, err, want)
 	}
 	search := newHTTPLimiter(t, srv, 1, ratelimit.Options{Name: "search"})
 	export := newHTTPLimiter(t, srv, 1, ratelimit.Options{Name: "export"})

@@ -62,11 +62,11 @@ func TestRateLimitConformance(t *testing.T) {
 	t.Parallel()
 	cases := []rlCase{
 		{name: "allow then deny", limits: []ratelimit.Limit{ratelimit.PerMinute(2)}, steps: []rlStep{
-			{status: 200, ran: true, headers: map[string]string{"RateLimit-Policy": `"default";q=2;w=60`, "RateLimit": `"default";r=1;t=30`, "Retry-After": ""},
-				seen: "allowed=true remaining=1 limit=default"},
-			{status: 200, ran: true, headers: map[string]string{"RateLimit": `"default";r=0;t=60`}, seen: "allowed=true remaining=0 limit=default"},
-			{status: 429, headers: map[string]string{"RateLimit-Policy": `"default";q=2;w=60`, "RateLimit": `"default";r=0;t=60`, "Retry-After": "30", "X-RateLimit-Limit": ""},
-				problem: `Rate limit "default" of 2 per 1m0s exceeded; retry in 30 s.`},
+			{status: 200, ran: true, headers: map[string]string{"RateLimit-Policy": `"api";q=2;w=60`, "RateLimit": `"api";r=1;t=30`, "Retry-After": ""},
+				seen: "allowed=true remaining=1 limit=api"},
+			{status: 200, ran: true, headers: map[string]string{"RateLimit": `"api";r=0;t=60`}, seen: "allowed=true remaining=0 limit=api"},
+			{status: 429, headers: map[string]string{"RateLimit-Policy": `"api";q=2;w=60`, "RateLimit": `"api";r=0;t=60`, "Retry-After": "30", "X-RateLimit-Limit": ""},
+				problem: `Rate limit "api" of 2 per 1m0s exceeded; retry in 30 s.`},
 		}},
 		{name: "several limits", limits: []ratelimit.Limit{ratelimit.PerSecond(1).WithName("second"), ratelimit.PerHour(100).WithName("hour")}, steps: []rlStep{
 			{status: 200, ran: true, headers: map[string]string{"RateLimit-Policy": `"second";q=1;w=1, "hour";q=100;w=3600`, "RateLimit": `"second";r=0;t=1, "hour";r=99;t=36`}},
@@ -76,8 +76,8 @@ func TestRateLimitConformance(t *testing.T) {
 			{status: 200, ran: true, headers: map[string]string{"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "20"}},
 		}},
 		{name: "shadow never denies", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, opts: ratelimit.Options{Shadow: true}, steps: []rlStep{
-			{status: 200, ran: true, headers: map[string]string{"RateLimit": `"default";r=0;t=60`}},
-			{status: 200, ran: true, headers: map[string]string{"RateLimit": `"default";r=0;t=60`, "Retry-After": ""}, seen: "allowed=false remaining=0 limit=default"},
+			{status: 200, ran: true, headers: map[string]string{"RateLimit": `"api";r=0;t=60`}},
+			{status: 200, ran: true, headers: map[string]string{"RateLimit": `"api";r=0;t=60`, "Retry-After": ""}, seen: "allowed=false remaining=0 limit=api"},
 		}},
 		{name: "skip", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, opts: ratelimit.Options{Skip: func(r *http.Request) bool { return r.Header.Get("X-Internal") == "1" }}, steps: []rlStep{
 			{status: 200, ran: true},
@@ -112,10 +112,10 @@ func TestRateLimitConformance(t *testing.T) {
 			n, _ := strconv.Atoi(r.Header.Get("X-Cost"))
 			return n
 		}}, steps: []rlStep{
-			{status: 200, ran: true, header: map[string]string{"X-Cost": "6"}, headers: map[string]string{"RateLimit": `"default";r=4;t=36`}},
+			{status: 200, ran: true, header: map[string]string{"X-Cost": "6"}, headers: map[string]string{"RateLimit": `"api";r=4;t=36`}},
 			{status: 429, header: map[string]string{"X-Cost": "5"}, headers: map[string]string{"Retry-After": "6"}},
 			{status: 429, header: map[string]string{"X-Cost": "11"}, headers: map[string]string{"Retry-After": ""},
-				problem: `Rate limit "default" of 10 per 1m0s exceeded; this request's cost exceeds the limit and can never be admitted.`},
+				problem: `Rate limit "api" of 10 per 1m0s exceeded; this request's cost exceeds the limit and can never be admitted.`},
 			{status: 500, header: map[string]string{"X-Cost": "0"}, problem: "The rate limiter failed."},
 		}},
 		{name: "custom rejection", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, opts: ratelimit.Options{Settings: core.Settings{OnReject: func(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
@@ -125,8 +125,8 @@ func TestRateLimitConformance(t *testing.T) {
 			_, _ = w.Write([]byte("slow down"))
 		}}}, steps: []rlStep{
 			{status: 200, ran: true},
-			{status: 429, headers: map[string]string{"Content-Type": "text/plain", "Retry-After": "60", "RateLimit": `"default";r=0;t=60`},
-				seen: "allowed=false remaining=0 limit=default"},
+			{status: 429, headers: map[string]string{"Content-Type": "text/plain", "Retry-After": "60", "RateLimit": `"api";r=0;t=60`},
+				seen: "allowed=false remaining=0 limit=api"},
 		}},
 		{name: "user or address", limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, opts: ratelimit.Options{
 			Settings: core.Settings{TrustedProxies: []string{"10.0.0.0/8"}},
@@ -147,7 +147,7 @@ func TestRateLimitConformance(t *testing.T) {
 			{status: 200, ran: true, seen: "allowed=true remaining=4 limit=inner"},
 		}},
 		{name: "redis hung, fail open", hung: true, limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, steps: []rlStep{
-			{status: 200, ran: true, headers: map[string]string{"RateLimit": "", "RateLimit-Policy": ""}, seen: "allowed=true remaining=0 limit=default"},
+			{status: 200, ran: true, headers: map[string]string{"RateLimit": "", "RateLimit-Policy": ""}, seen: "allowed=true remaining=0 limit=api"},
 		}},
 		{name: "redis hung, fail closed", hung: true, limits: []ratelimit.Limit{ratelimit.PerMinute(1)}, opts: ratelimit.Options{FailClosed: true}, steps: []rlStep{
 			{status: 503, problem: "The rate limiter is unavailable; try again shortly."},
@@ -166,6 +166,9 @@ func TestRateLimitConformance(t *testing.T) {
 func runRateLimitCase(t *testing.T, a conformance.Adapter, c rlCase) {
 	clk := time.Unix(1_800_000_000, 0)
 	opts := c.opts
+	if opts.Name == "" {
+		opts.Name = "api" // every policy needs a name; the headers show it
+	}
 	opts.Limits = c.limits
 	opts.Clock = func() time.Time { return clk }
 	opts.Timeout = 2 * time.Second
