@@ -85,6 +85,11 @@ func Scope(f func(c echo.Context) string) func(*http.Request) string {
 // idempotency.Options.Principal; "" means none.
 func Principal(f func(c echo.Context) string) func(*http.Request) string { return Scope(f) }
 
+// Choose turns an Echo function that names a request's plan into
+// ratelimit.PlansOptions.Choose: ratelimit.PlansOptions{Choose:
+// echomw.Choose(func(c echo.Context) string { p, _ := c.Get("plan").(string); return p })}.
+func Choose(f func(c echo.Context) string) func(*http.Request) string { return Scope(f) }
+
 // Predicate turns an Echo predicate into a core's request predicate, such
 // as httpcache.Route.Skip or ratelimit.Options.Skip. (To skip any redisware
 // middleware entirely, mount it with the Skipper option instead.)

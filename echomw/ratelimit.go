@@ -13,3 +13,8 @@ import (
 // ratelimit.ResultFromContext(c.Request().Context()). The route of
 // Options.PerRoute is c.Path().
 func RateLimit(l *ratelimit.Limiter, opts ...Option) echo.MiddlewareFunc { return Mount(l, opts...) }
+
+// RateLimitPlans returns Echo middleware that applies, per request, the
+// limiter of the request's plan (see ratelimit.Plans; echomw.Choose writes
+// its Choose against the echo.Context), as RateLimit does for one.
+func RateLimitPlans(p *ratelimit.Plans, opts ...Option) echo.MiddlewareFunc { return Mount(p, opts...) }

@@ -82,6 +82,11 @@ func Scope(f func(c *gin.Context) string) func(*http.Request) string {
 // idempotency.Options.Principal; "" means none.
 func Principal(f func(c *gin.Context) string) func(*http.Request) string { return Scope(f) }
 
+// Choose turns a Gin function that names a request's plan into
+// ratelimit.PlansOptions.Choose: ratelimit.PlansOptions{Choose:
+// ginmw.Choose(func(c *gin.Context) string { return c.GetString("plan") })}.
+func Choose(f func(c *gin.Context) string) func(*http.Request) string { return Scope(f) }
+
 // Predicate turns a Gin predicate into a core's request predicate, such as
 // httpcache.Route.Skip or ratelimit.Options.Skip. (To skip any redisware
 // middleware entirely, mount it with the Skip option instead.)

@@ -13,3 +13,8 @@ import (
 // l's Result with ratelimit.ResultFromContext(c.Request.Context()). The
 // route of Options.PerRoute is c.FullPath().
 func RateLimit(l *ratelimit.Limiter, opts ...Option) gin.HandlerFunc { return Mount(l, opts...) }
+
+// RateLimitPlans returns a Gin handler that applies, per request, the
+// limiter of the request's plan (see ratelimit.Plans; ginmw.Choose writes
+// its Choose against the *gin.Context), as RateLimit does for one.
+func RateLimitPlans(p *ratelimit.Plans, opts ...Option) gin.HandlerFunc { return Mount(p, opts...) }

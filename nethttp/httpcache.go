@@ -13,4 +13,6 @@ import (
 // next in a goroutine of its own, with a copy of the request whose context
 // outlives it. For a route with options of its own, mount
 // c.WithRoute(...).
-func HTTPCache(c *httpcache.Cache, opts ...Option) func(http.Handler) http.Handler { return Mount(c, opts...) }
+func HTTPCache(c *httpcache.Cache, opts ...Option) func(http.Handler) http.Handler {
+	return Mount(c, opts...)
+}

@@ -11,4 +11,6 @@ import (
 // idempotency.KeyFromContext) and its response is stored; retries get that
 // response again, with Idempotent-Replayed: true, and never run next. The
 // route that scopes a record is Request.Pattern, set by http.ServeMux.
-func Idempotency(g *idempotency.Guard, opts ...Option) func(http.Handler) http.Handler { return Mount(g, opts...) }
+func Idempotency(g *idempotency.Guard, opts ...Option) func(http.Handler) http.Handler {
+	return Mount(g, opts...)
+}

@@ -13,4 +13,12 @@ import (
 // ratelimit.ResultFromContext. The route of Options.PerRoute is
 // Request.Pattern, which http.ServeMux sets for the handlers it dispatches
 // to.
-func RateLimit(l *ratelimit.Limiter, opts ...Option) func(http.Handler) http.Handler { return Mount(l, opts...) }
+func RateLimit(l *ratelimit.Limiter, opts ...Option) func(http.Handler) http.Handler {
+	return Mount(l, opts...)
+}
+
+// RateLimitPlans returns middleware that applies, per request, the limiter
+// of the request's plan (see ratelimit.Plans), as RateLimit does for one.
+func RateLimitPlans(p *ratelimit.Plans, opts ...Option) func(http.Handler) http.Handler {
+	return Mount(p, opts...)
+}

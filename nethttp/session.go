@@ -14,9 +14,13 @@ import (
 // usual while Redis is down; one that uses it then gets m's rejection (503
 // by default) in place of the handler's response: nobody is silently
 // logged out.
-func Session(m *session.Manager, opts ...Option) func(http.Handler) http.Handler { return Mount(m, opts...) }
+func Session(m *session.Manager, opts ...Option) func(http.Handler) http.Handler {
+	return Mount(m, opts...)
+}
 
 // TokenGuard returns middleware that answers 401 to requests whose bearer
 // token the guard's Parse rejects or its DenyList lists as revoked, and 503
 // when the deny list cannot be read.
-func TokenGuard(g *session.TokenGuard, opts ...Option) func(http.Handler) http.Handler { return Mount(g, opts...) }
+func TokenGuard(g *session.TokenGuard, opts ...Option) func(http.Handler) http.Handler {
+	return Mount(g, opts...)
+}

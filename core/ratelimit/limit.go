@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/dunglas/httpsfv"
 )
 
 // ErrInvalidLimit is wrapped by every error about a Limit that cannot work.
@@ -15,9 +17,11 @@ var ErrInvalidLimit = errors.New("ratelimit: invalid limit")
 // NewLimit; a Limit is a small value, safe to copy.
 type Limit struct {
 	// Name identifies the limit in the RateLimit and RateLimit-Policy
-	// headers. Zero means the limiter's name (Options.Name) for a limiter
-	// with one limit, and "<rate>-per-<period>" (such as
-	// "1000-per-1h0m0s") when a limiter has several.
+	// headers, where it is an RFC 9651 string: printable ASCII, quotes and
+	// backslashes included (they are escaped). Zero means the limiter's
+	// name (Options.Name) for a limiter with one limit, and
+	// "<rate>-per-<period>" (such as "1000-per-1h0m0s") when a limiter has
+	// several.
 	Name string
 	// Rate is how many units (requests, at cost 1) Period allows. It must
 	// be at least 1.
@@ -74,12 +78,17 @@ func (l Limit) Validate() error {
 	case l.Period/time.Microsecond < time.Duration(l.Rate):
 		return fmt.Errorf("%w: %d per %v is faster than one unit per microsecond", ErrInvalidLimit, l.Rate, l.Period)
 	}
-	for i := 0; i < len(l.Name); i++ {
-		if c := l.Name[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return fmt.Errorf("%w: name %q must be printable ASCII without quotes or backslashes", ErrInvalidLimit, l.Name)
-		}
+	if _, err := sfString(l.Name); err != nil {
+		return fmt.Errorf("%w: name %q is not an RFC 9651 string (printable ASCII only): %w", ErrInvalidLimit, l.Name, err)
 	}
 	return nil
+}
+
+// sfString serialises name as an RFC 9651 string, the form the RateLimit
+// headers carry it in: quoted, with quotes and backslashes escaped. It
+// fails for anything but printable ASCII. Limiters call it once, in New.
+func sfString(name string) (string, error) {
+	return httpsfv.Marshal(httpsfv.NewItem(name))
 }
 
 // burst returns the effective burst.

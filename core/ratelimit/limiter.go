@@ -171,6 +171,7 @@ type Limiter struct {
 	onDeny   func(*http.Request, Result, bool)
 	policy   string   // the RateLimit-Policy header value
 	exceeded []string // per limit: the start of a 429's detail
+	quoted   []string // per limit: its name as an RFC 9651 string
 }
 
 var _ core.Middleware = (*Limiter)(nil)
@@ -230,7 +231,7 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 			if len(opts.Limits) == 1 {
 				lim.Name = l.name
 				if err := lim.Validate(); err != nil {
-					return nil, res.Invalid("Name", "%q names the policy's one unnamed limit, and must be printable ASCII without quotes or backslashes", l.name)
+					return nil, res.Invalid("Name", "%q names the policy's one unnamed limit in the RateLimit headers, and must be printable ASCII", l.name)
 				}
 			} else {
 				lim.Name = strconv.Itoa(lim.Rate) + "-per-" + lim.Period.String()
@@ -271,7 +272,11 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 	case opts.DenyCacheSize > 0:
 		l.deny = newDenyCache(opts.DenyCacheSize)
 	}
-	l.policy, l.exceeded = policyHeader(l.limits), exceededDetails(l.limits)
+	for _, lim := range l.limits {
+		q, _ := sfString(lim.Name) // Validate checked it
+		l.quoted = append(l.quoted, q)
+	}
+	l.policy, l.exceeded = policyHeader(l.limits, l.quoted), exceededDetails(l.limits)
 	return l, nil
 }
 

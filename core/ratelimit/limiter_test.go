@@ -247,7 +247,7 @@ func TestInvalidConfiguration(t *testing.T) {
 		{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(-1)}},
 		{Name: "api", Limits: []ratelimit.Limit{{Rate: 5, Period: 1500 * time.Nanosecond}}},
 		{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(2_000_000)}},
-		{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithName(`a"b`)}},
+		{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithName("café")}},
 		{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerSecond(5), ratelimit.PerSecond(5)}},
 		{Name: "api", Algorithm: ratelimit.FixedWindow, Limits: []ratelimit.Limit{ratelimit.PerSecond(5).WithBurst(10)}},
 	}

@@ -215,7 +215,7 @@ func (l *Limiter) keyFailed(r *http.Request, err error) decision {
 // setHeaders sets the headers of a request let through on h.
 func (l *Limiter) setHeaders(h http.Header, res *Result) {
 	h.Set("RateLimit-Policy", l.policy)
-	h.Set("RateLimit", rateLimitHeader(res.States))
+	h.Set("RateLimit", l.rateLimitHeader(res.States))
 	if l.legacy {
 		h.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit.Rate))
 		h.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
@@ -282,7 +282,7 @@ func (l *Limiter) tooMany(res *Result) *core.Rejection {
 		h[name] = x.vals[i : i+1 : i+1]
 	}
 	set(0, hdrPolicy, l.policy)
-	set(1, hdrRateLimit, rateLimitHeader(res.States))
+	set(1, hdrRateLimit, l.rateLimitHeader(res.States))
 	detail := l.exceededDetail(res.Limit.Name)
 	if res.Never() {
 		detail += "; this request's cost exceeds the limit and can never be admitted."
@@ -323,23 +323,24 @@ func exceededDetails(limits []Limit) []string {
 
 // policyHeader returns the RateLimit-Policy value of limits:
 // `"name";q=10;w=60` for each.
-func policyHeader(limits []Limit) string {
+func policyHeader(limits []Limit, quoted []string) string {
 	var b strings.Builder
 	for i, lim := range limits {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(`"` + lim.Name + `";q=` + strconv.Itoa(lim.Rate) + ";w=" + strconv.FormatInt(ceilSeconds(lim.Period), 10))
+		b.WriteString(quoted[i] + ";q=" + strconv.Itoa(lim.Rate) + ";w=" + strconv.FormatInt(ceilSeconds(lim.Period), 10))
 	}
 	return b.String()
 }
 
-// rateLimitHeader returns the RateLimit value of states:
-// `"name";r=0;t=60` for each.
-func rateLimitHeader(states []State) string {
+// rateLimitHeader returns the RateLimit value of states, which are in the
+// order of l's limits: `"name";r=0;t=60` for each, the names serialised
+// once, in New.
+func (l *Limiter) rateLimitHeader(states []State) string {
 	n := 0
 	for i := range states {
-		n += len(states[i].Limit.Name) + 32 // `, "";r=;t=` and two numbers
+		n += len(l.quoted[i]) + 30 // `, ;r=;t=` and two numbers
 	}
 	var b strings.Builder
 	b.Grow(n)
@@ -349,9 +350,8 @@ func rateLimitHeader(states []State) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(`"`)
-		b.WriteString(st.Limit.Name)
-		b.WriteString(`";r=`)
+		b.WriteString(l.quoted[i])
+		b.WriteString(";r=")
 		b.Write(strconv.AppendInt(num[:0], int64(st.Remaining), 10))
 		b.WriteString(";t=")
 		b.Write(strconv.AppendInt(num[:0], ceilSeconds(st.ResetAfter), 10))
