@@ -20,8 +20,9 @@ import (
 )
 
 // An error returned by an Echo handler is shaped by the app's error handler
-// inside the middleware, so the error response is what the cache stores;
-// path parameters reach a background refresh.
+// inside the middleware, so the error response is what the cache stores
+// when the app gives it a freshness; Route.DefaultTTL never does (a 404 is
+// an error, not a page). Path parameters reach a background refresh.
 func TestHTTPCacheEchoErrorsAndRefresh(t *testing.T) {
 	srv := redistest.New(t)
 	m, err := httpcache.New(srv.Client(), httpcache.Options{
@@ -34,13 +35,19 @@ func TestHTTPCacheEchoErrorsAndRefresh(t *testing.T) {
 	defer m.Close()
 	e := echo.New()
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return // shaped inside the middleware already
+		}
 		c.Response().Header().Set("X-Handled-By", "app")
+		if c.Param("id") == "missing" {
+			c.Response().Header().Set("Cache-Control", "max-age=60")
+		}
 		_ = c.String(http.StatusNotFound, "no such item: "+c.Param("id"))
 	}
 	var runs atomic.Int64
 	e.GET("/items/:id", func(c echo.Context) error {
 		n := runs.Add(1)
-		if c.Param("id") == "missing" {
+		if id := c.Param("id"); id == "missing" || id == "gone" {
 			return echo.ErrNotFound
 		}
 		c.Response().Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
@@ -59,6 +66,13 @@ func TestHTTPCacheEchoErrorsAndRefresh(t *testing.T) {
 	if runs.Load() != 1 {
 		t.Fatalf("ran %d times", runs.Load())
 	}
+	get("/items/gone")
+	if w := get("/items/gone"); w.Code != 404 || w.Body.String() != "no such item: gone" || strings.Contains(w.Header().Get("Cache-Status"), "hit") {
+		t.Fatalf("a 404 stored for the route's DefaultTTL: %d %q %v", w.Code, w.Body, w.Header())
+	}
+	if runs.Load() != 3 {
+		t.Fatalf("ran %d times", runs.Load())
+	}
 	get("/items/7")
 	time.Sleep(1100 * time.Millisecond)
 	if w := get("/items/7"); !strings.Contains(w.Header().Get("Cache-Status"), "stale-while-revalidate") {
@@ -67,7 +81,7 @@ func TestHTTPCacheEchoErrorsAndRefresh(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		w := get("/items/7")
-		if w.Body.String() == `{"id":"7","run":3}`+"\n" {
+		if w.Body.String() == `{"id":"7","run":5}`+"\n" {
 			break
 		}
 		if time.Now().After(deadline) {

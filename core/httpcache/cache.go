@@ -5,6 +5,8 @@ import (
 	_ "embed"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,7 +16,6 @@ import (
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
 	"github.com/redisware/redisware/core/internal/settings"
-	"github.com/redisware/redisware/core/lock"
 )
 
 var (
@@ -26,12 +27,25 @@ var (
 	tagAddLua string
 	//go:embed tagtake.lua
 	tagTakeLua string
+	//go:embed forget.lua
+	forgetLua string
+	//go:embed setdata.lua
+	setDataLua string
+	//go:embed unlock.lua
+	unlockLua string
 
 	lookupScript  = redis.NewScript(lookupLua)
 	storeScript   = redis.NewScript(storeLua)
 	tagAddScript  = redis.NewScript(tagAddLua)
 	tagTakeScript = redis.NewScript(tagTakeLua)
+	forgetScript  = redis.NewScript(forgetLua)
+	setDataScript = redis.NewScript(setDataLua)
+	unlockScript  = redis.NewScript(unlockLua)
 )
+
+// genSuffix ends the key of a URL's or a value's generation (see
+// forget.lua), after the hash tag it shares with them.
+const genSuffix = ":g"
 
 // Defaults of Options.
 const (
@@ -44,6 +58,7 @@ const (
 	DefaultWaitTimeout   = 5 * time.Second
 	DefaultLocalMaxAge   = 5 * time.Second
 	DefaultMaxTags       = 64
+	DefaultMaxTTL        = 24 * time.Hour
 )
 
 // Options configures a Cache. Every field is optional.
@@ -57,9 +72,10 @@ type Options struct {
 	// request; when one fails or runs out of time the request goes to the
 	// handler, so no error reaches the client because the cache failed),
 	// Logger and OnError (every Redis failure), MeterProvider and
-	// TracerProvider (see the package documentation), and OnReject (the
-	// 504 to only-if-cached). TrustedProxies and Secret are unused: the
-	// cache keys on no client address or scheme.
+	// TracerProvider (see the package documentation), OnReject (the 504
+	// to only-if-cached), and TrustedProxies: a request from one of them
+	// is keyed on the scheme its X-Forwarded-Proto names (from any other
+	// client, on the connection's own). Secret is unused.
 	core.Settings
 	// Name separates the entries of several caches on one Redis; it is
 	// part of every key and of the invalidation channel. Zero means
@@ -92,6 +108,11 @@ type Options struct {
 	// MaxVariants bounds the variants (Vary) kept per URL; storing one
 	// more drops the others. Zero means 32; negative is an error.
 	MaxVariants int
+	// MaxTTL caps how long any entry is kept in Redis, whatever its
+	// max-age, Expires, stale windows or KeepStale say (its freshness is
+	// capped too), and the TTL given to Set and GetOrLoad. Zero means 24
+	// hours (DefaultMaxTTL); under a second is an error.
+	MaxTTL time.Duration
 	// KeepStale is how long a response is kept past its freshness and its
 	// stale windows (responses with a freshness lifetime or a validator
 	// only): it may then answer requests that accept stale responses
@@ -102,8 +123,10 @@ type Options struct {
 	KeepStale time.Duration
 	// FillTimeout is how long a cache miss holds the cross-instance lock
 	// that makes one instance run the handler while the others wait. A
-	// handler slower than this lets another instance run it too. Zero
-	// means 10 seconds; under a millisecond is an error.
+	// handler slower than this lets another instance run it too. The lock
+	// is a key with this TTL and nothing more: a miss leaves nothing
+	// behind in Redis longer than this. Zero means 10 seconds; under a
+	// millisecond is an error.
 	FillTimeout time.Duration
 	// WaitTimeout bounds how long a request waits for another request (in
 	// this instance or another) that is already producing the same
@@ -115,7 +138,9 @@ type Options struct {
 	// first out), so a hit costs no Redis round trip. Every instance
 	// learns of invalidations through Redis pub/sub; an instance whose
 	// subscription breaks drops its tier and uses Redis alone until the
-	// subscription is back. Zero disables the tier; negative is an error.
+	// subscription is back. The subscription is made in the background,
+	// so New never waits for Redis; the tier serves once it holds. Zero
+	// disables the tier; negative is an error.
 	LocalBytes int64
 	// LocalMaxAge bounds how long an entry stays in the in-process tier,
 	// whatever its freshness. Zero means 5 seconds; negative or under a
@@ -151,12 +176,16 @@ type engine struct {
 	space  keys.Space
 	opts   Options
 	params paramFilter
-	locker *lock.Client
 	logger *slog.Logger
+	// trusted are the parsed Settings.TrustedProxies.
+	trusted []netip.Prefix
+	// genTTL is how long a generation key (see forget.lua) is kept.
+	genTTL time.Duration
 	now    func() time.Time
 
 	tel *instruments
 
+	base    string // the start of every key, before the hash tag
 	channel string
 	local   *localTier // nil without LocalBytes
 	hints   varyHints
@@ -170,9 +199,10 @@ type engine struct {
 
 // New returns a Cache on client, which may be any redis.UniversalClient,
 // serving HTTP with opts.Route. Every option is checked here: one that
-// cannot work is an error that names it and wraps core.ErrConfig. With
-// Options.LocalBytes set, New subscribes to the cache's invalidation
-// channel; Close ends the subscription.
+// cannot work is an error that names it and wraps core.ErrConfig. New
+// makes no Redis call. With Options.LocalBytes set, it starts subscribing
+// to the cache's invalidation channel in the background (retrying until it
+// holds); Close ends the subscription.
 func New(client redis.UniversalClient, opts Options) (*Cache, error) {
 	set, err := settings.Resolve("httpcache", client, opts.Settings)
 	if err != nil {
@@ -202,20 +232,15 @@ func New(client redis.UniversalClient, opts Options) (*Cache, error) {
 	if opts.LocalMaxAge == 0 {
 		opts.LocalMaxAge = DefaultLocalMaxAge
 	}
+	if opts.MaxTTL == 0 {
+		opts.MaxTTL = DefaultMaxTTL
+	}
 	if err := validate(set, &opts); err != nil {
 		return nil, err
 	}
 	route, field, why := checkRoute(opts.Route)
 	if field != "" {
 		return nil, set.Invalid("Route."+field, "%s", why)
-	}
-	// The fill and refresh locks: their keys under the same prefix, their
-	// calls under the same deadline, their metrics beside the cache's.
-	locker, err := lock.New(client, lock.Options{Settings: core.Settings{
-		Prefix: opts.Prefix, Timeout: opts.Timeout, MeterProvider: opts.MeterProvider,
-	}})
-	if err != nil {
-		return nil, fmt.Errorf("httpcache: %w", err)
 	}
 	e := &engine{
 		client: client,
@@ -224,14 +249,16 @@ func New(client redis.UniversalClient, opts Options) (*Cache, error) {
 		space:  keys.NewSpace(set.Prefix, "hc", opts.Name),
 		opts:   opts,
 		params: paramFilter{ignore: opts.IgnoreParams, keep: opts.KeepParams},
-		locker: locker,
 		logger: set.Logger,
+		genTTL: generationTTL(opts.FillTimeout),
 		now:    opts.Clock,
 		tel:    newInstruments(opts),
 	}
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.trusted, _ = core.ParseTrustedProxies(opts.TrustedProxies) // validated by Resolve
+	e.base = strings.TrimSuffix(e.space.Tagged("", ""), "{%}")
 	e.channel = e.space.Tagged("events", ":c")
 	e.flights.init()
 	e.reads.init()
@@ -239,7 +266,10 @@ func New(client redis.UniversalClient, opts Options) (*Cache, error) {
 	if opts.LocalBytes > 0 {
 		e.local = newLocalTier(opts.LocalBytes, opts.LocalMaxAge.Milliseconds())
 		ctx, cancel := context.WithCancel(context.Background())
-		ps := client.Subscribe(ctx, e.channel)
+		// No channel yet: with one, Subscribe would dial here, and New
+		// would wait for an unreachable server; the subscriber goroutine
+		// subscribes, and keeps trying.
+		ps := client.Subscribe(ctx)
 		e.done = make(chan struct{})
 		e.stop = func() {
 			cancel()
@@ -268,6 +298,8 @@ func validate(set *settings.Resolved, opts *Options) error {
 		return set.Invalid("LocalBytes", "is negative (%d)", opts.LocalBytes)
 	case opts.LocalMaxAge < time.Millisecond:
 		return set.Invalid("LocalMaxAge", "%v is under a millisecond", opts.LocalMaxAge)
+	case opts.MaxTTL < time.Second:
+		return set.Invalid("MaxTTL", "%v is under a second", opts.MaxTTL)
 	}
 	for i, p := range opts.IgnoreParams {
 		if p == "" {
@@ -304,6 +336,13 @@ func (c *Cache) Close() error {
 func (c *Cache) LocalReady() bool { return c.local != nil && c.local.active.Load() }
 
 func (c *Cache) nowMS() int64 { return c.now().UnixMilli() }
+
+// generationTTL returns how long a generation key is kept after an
+// invalidation: long enough to outlive every fill that may have looked the
+// key up before it (a fill whose lookup found no generation stores only
+// within half this time; see fillAge), short enough that invalidating
+// many keys leaves little behind: a minute, or twice the fill timeout.
+func generationTTL(fill time.Duration) time.Duration { return max(time.Minute, 2*fill) }
 
 func (c *Cache) report(ctx context.Context, err error) {
 	c.set.Report(ctx, "httpcache: redis call failed", err, slog.String("cache", c.opts.Name))

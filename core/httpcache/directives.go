@@ -8,8 +8,16 @@ import (
 )
 
 // maxDirectives bounds the directives kept from one header, so a client
-// cannot make the parser allocate without limit.
+// cannot make the parser allocate without limit; the restrictive ones are
+// kept besides.
 const maxDirectives = 64
+
+// restrictive are the directives that only ever make a cache do less
+// (store nothing, serve nothing stale): they are kept past maxDirectives,
+// so no number of directives before them hides them.
+var restrictive = map[string]bool{
+	"private": true, "no-store": true, "no-cache": true, "must-revalidate": true, "proxy-revalidate": true,
+}
 
 // invalid marks a directive given twice with different values: RFC 9111
 // section 4.2.1 asks a cache to treat such a response as stale, which the
@@ -29,6 +37,7 @@ type cacheControl map[string]string
 // kept once; repeated with different values, it is marked invalid.
 func parseCacheControl(values []string) cacheControl {
 	var cc cacheControl
+	others := 0 // directives kept that are not restrictive
 	for _, v := range values {
 		for i := 0; i < len(v); {
 			// skip separators
@@ -91,8 +100,12 @@ func parseCacheControl(values []string) cacheControl {
 				}
 				continue
 			}
-			if len(cc) < maxDirectives {
+			switch {
+			case restrictive[name]:
 				cc[name] = value
+			case others < maxDirectives:
+				cc[name] = value
+				others++
 			}
 		}
 	}
@@ -131,6 +144,44 @@ func tchar(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// privacyNamed reports whether private or no-store appears as a directive
+// name anywhere in the Cache-Control lines values, however malformed the
+// rest: "private;", "max-age=60; private" and "no-store max-age=0" lose
+// the directive in parseCacheControl, but a cache must fail closed on
+// them. A name is a token outside quoted strings that does not follow "=".
+func privacyNamed(values []string) (private, noStore bool) {
+	for _, v := range values {
+		afterEq := false
+		for i := 0; i < len(v); {
+			switch c := v[i]; {
+			case c == '"':
+				_, i, _ = quoted(v, i)
+				afterEq = false
+			case tchar(c):
+				start := i
+				for i < len(v) && tchar(v[i]) {
+					i++
+				}
+				if !afterEq {
+					switch strings.ToLower(v[start:i]) {
+					case "private":
+						private = true
+					case "no-store":
+						noStore = true
+					}
+				}
+				afterEq = false
+			case c == ' ' || c == '	':
+				i++
+			default:
+				afterEq = c == '='
+				i++
+			}
+		}
+	}
+	return private, noStore
 }
 
 // has reports whether the directive name is present.

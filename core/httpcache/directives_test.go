@@ -48,9 +48,10 @@ func TestSeconds(t *testing.T) {
 }
 
 // FuzzParseCacheControl checks the parser on arbitrary header lines: no
-// panic, names lower-case tokens, a bounded number of directives, and
+// panic, names lower-case tokens, a bounded number of directives,
 // formatting what it parsed then parsing that again gives the same
-// directives.
+// directives, and privacyNamed finds every private and no-store the parser
+// finds.
 func FuzzParseCacheControl(f *testing.F) {
 	for _, s := range []string{
 		"max-age=60", "no-cache, no-store, must-revalidate", "public, s-maxage=300, stale-while-revalidate=30",
@@ -63,7 +64,7 @@ func FuzzParseCacheControl(f *testing.F) {
 	f.Add("max-age=1", "no-store")
 	f.Fuzz(func(t *testing.T, a, b string) {
 		cc := parseCacheControl([]string{a, b})
-		if len(cc) > maxDirectives {
+		if len(cc) > maxDirectives+len(restrictive) {
 			t.Fatalf("%d directives", len(cc))
 		}
 		for name := range cc {
@@ -81,5 +82,10 @@ func FuzzParseCacheControl(f *testing.F) {
 			t.Fatalf("round trip of %q: %#v became %q then %#v", []string{a, b}, cc, cc.String(), again)
 		}
 		_ = parseRequestCC(map[string][]string{"Cache-Control": {a, b}})
+		// what parses as private or no-store is found by the loose scan too
+		private, noStore := privacyNamed([]string{a, b})
+		if cc.has("private") && !private || cc.has("no-store") && !noStore {
+			t.Fatalf("%q: parsed %v, loose scan private=%v no-store=%v", []string{a, b}, cc, private, noStore)
+		}
 	})
 }

@@ -33,14 +33,23 @@
 //
 // Responses to GET, which also answer HEAD. A response is fresh for its
 // s-maxage, else its max-age, else Expires minus Date; a route may give a
-// default (Route.DefaultTTL) to responses that state none.
-// Never stored: a response with no-store or private; one to a request
-// with Authorization, unless it says public, s-maxage or must-revalidate;
-// one that sets a cookie (unless AllowSetCookie, which stores it without
-// its Set-Cookie); Vary: *; 206 and informational answers; statuses not
-// cacheable by default without explicit freshness; a body larger than
-// Options.MaxBodyBytes, which streams on to the client and is never fully
-// buffered. A response with no-cache is stored only to be revalidated.
+// default (Route.DefaultTTL) to 200, 203, 204, 300, 301 and 308 responses
+// that state none (an error such as 404 is fresh only when the handler
+// says so). No entry is kept, or fresh, longer than Options.MaxTTL (24
+// hours by default), whatever max-age says.
+// Never stored: a response with no-store or private, wherever either
+// appears as a directive name, however malformed the field ("private;",
+// "max-age=60; private"); one to a request with Authorization, unless it
+// says public, s-maxage or must-revalidate; one that sets a cookie (unless
+// AllowSetCookie, which stores it without its Set-Cookie); Vary: *; 206
+// and informational answers; statuses not cacheable by default without
+// explicit freshness; a body larger than Options.MaxBodyBytes, which
+// streams on to the client and is never fully buffered. A response with
+// no-cache is stored only to be revalidated. The fields that middleware
+// mounted outside the cache sets count as the handler's, whether set
+// before the cache runs or as the response starts: an outer Set-Cookie,
+// private or no-store keeps the response out, an outer Vary selects its
+// variants.
 //
 // Requests are honoured: no-cache (forward, then store), no-store
 // (forward, store nothing), max-age, max-stale, min-fresh, and
@@ -49,7 +58,25 @@
 //
 // Variants: a response's Vary names the request fields that select it;
 // their values are normalised (lines joined, members trimmed) and each
-// variant is kept apart, up to Options.MaxVariants per URL.
+// variant is kept apart, up to Options.MaxVariants per URL. The scheme
+// selects too: responses to http and https requests (TLS, or
+// X-Forwarded-Proto from one of Settings.TrustedProxies) are kept apart,
+// so a cached redirect to https never answers an https request.
+//
+// # Sessions and cookies
+//
+// Mount the session middleware (core/session) outside the cache, on the
+// whole app, and the cache on the routes, as the README does. A response
+// produced under the session middleware is a variant of the session: it
+// is served only to requests that carry the same session cookie (the
+// session's VaryKey, a hash of the cookie's value), and guests, who carry
+// none, share one entry. Other cookies (analytics, preferences) do not
+// split the entry. Every such response, stored or served, says Vary:
+// Cookie, so caches downstream keep sessions apart too. A response on
+// which the session sets a cookie (a login, a new session, a renewed
+// cookie) is not stored, nor is one the session middleware replaced with
+// its 503. A handler that sets Vary: Cookie itself varies on every
+// cookie, as HTTP says.
 //
 // # What a client gets
 //
@@ -71,39 +98,63 @@
 // validator is revalidated with a conditional request; a 304 renews it.
 //
 // Unsafe methods pass through; a non-error answer invalidates the target
-// URI and the Location and Content-Location URIs on the same host.
+// URI and the Location and Content-Location URIs on the same host, for
+// both schemes.
 //
 // # Engine
 //
 // The key of a URL is the hash of its method, host, path and canonical
-// query (parameters re-encoded and sorted; Options.IgnoreParams and
-// KeepParams filter them), so a client cannot forge it; the hash is the
-// key's Redis Cluster hash tag. One Redis hash per URL holds its Vary
-// names and one packed entry per variant (status, fields, body deflated
-// above Options.CompressAbove, times, tags). A hit is one round trip: a
-// script reads the Vary names and the selected variant together. With the
-// in-process tier (Options.LocalBytes) a hit is none.
+// query, so a client cannot forge it; the hash is the key's Redis Cluster
+// hash tag. The canonical query re-encodes each parameter in one spelling
+// and sorts them by name, keeping the order of a repeated name (the
+// handler's Query().Get reads the first), and keeps verbatim a parameter
+// that url.ParseQuery drops (a raw ";", a bad escape): two queries share
+// an entry only if url.ParseQuery reads them alike. Options.IgnoreParams
+// and KeepParams filter the parameters. One Redis hash per URL holds its
+// Vary names and one packed entry per variant (status, fields, body
+// deflated above Options.CompressAbove, times, tags). A hit is one round
+// trip: a script reads the Vary names and the selected variant together.
+// With the in-process tier (Options.LocalBytes) a hit is none.
 //
 // Stampedes: concurrent misses for one key run the handler once per
-// instance, and once across instances through a lock (core/lock); the
-// others wait up to Options.WaitTimeout for the stored response. A
-// response that may not be stored (private, setting a cookie, too large)
-// is never handed to a waiter: each runs the handler itself.
+// instance, and once across instances through a fill lock: a key holding
+// its owner's token, with Options.FillTimeout as its TTL, deleted by its
+// owner (no fencing counter, nothing that outlives it). The others wait
+// up to Options.WaitTimeout for the stored response. A response that may
+// not be stored (private, setting a cookie, too large) is never handed to
+// a waiter: each runs the handler itself. A miss leaves nothing in Redis
+// but the entry it stores.
 //
 // Invalidation: by URL (InvalidateURL), by tag (InvalidateTags; tags come
 // from the Surrogate-Key and Cache-Tag response fields, from
 // Route.Tags, or from Set and GetOrLoad), and by path prefix
 // (InvalidatePrefix, a SCAN of every master). Each tag's index is a set
 // in the tag's own slot, updated atomically with a TTL no shorter than
-// its entries'; invalidation moves the index aside in one step and deletes
-// each entry with a command of its own, so nothing spans slots on a
-// Cluster. Every invalidation is published on a channel, and every
-// instance's in-process tier drops what it names; a tier whose
-// subscription breaks is dropped whole and unused until the subscription
-// is back, and no entry stays in it longer than Options.LocalMaxAge.
+// its entries'; invalidation moves the index aside in one step and
+// forgets each entry with a script of its own, in the entry's slot, so
+// nothing spans slots on a Cluster. Every invalidation is published on a
+// channel, and every instance's in-process tier drops what it names; a
+// tier whose subscription breaks is dropped whole and unused until the
+// subscription is back, and no entry stays in it longer than
+// Options.LocalMaxAge.
+//
+// An invalidation is not undone by a fill that was running the handler
+// when it came: every invalidation of a URL or a value (InvalidateURL, an
+// unsafe method, InvalidateTags, InvalidatePrefix, Delete, Set) gives its
+// key a new generation, a small key in the same slot kept for a minute
+// (twice Options.FillTimeout when that is longer); a fill reads the
+// generation with its lookup, and stores only if it is unchanged, in the
+// same script. The response reaches the client that caused the fill, and
+// is not stored. InvalidateTags and InvalidatePrefix reach the URLs they
+// find stored (in the tag's index, by SCAN): a fill of a URL that had
+// nothing stored when the invalidation came is not stopped by them, only
+// by InvalidateURL and unsafe methods. A fill whose lookup found no
+// generation stores only within 30 seconds of it (half the generation's
+// life): a handler slower than that is answered but not stored.
 //
 // Application data: Get, Set, Delete and GetOrLoad (cache-aside, with the
-// same stampede protection) on the same engine, tags and tiers.
+// same stampede protection and the same guarantee against undoing an
+// invalidation) on the same engine, tags and tiers.
 //
 // # When Redis fails
 //
@@ -119,12 +170,17 @@
 // redisware.cache.requests by cache and outcome (hit, local_hit, stale,
 // miss; bypass with redisware.reason method, skip, request or
 // redis_unavailable), redisware.cache.stores, redisware.cache.stored_bytes,
-// redisware.cache.invalidations by kind, and redisware.redis.duration.
+// redisware.cache.invalidations by kind, and redisware.redis.duration by
+// operation (lookup, store, lock, get, set, invalidate, publish; a miss is
+// an ok outcome, not an error).
 // Settings.TracerProvider receives a span per request the cache serves
 // (made only as a child of the request's span), with its Cache-Status as
 // an attribute.
 //
-// Keys: <prefix>hc:<name>:{<url hash>}:p:<escaped path> for URLs,
-// <prefix>hc:<name>:{<key>}:d for values, <prefix>hc:<name>:{<tag>}:t for
-// tag indexes, each with a TTL; fill locks under <prefix>lock:.
+// Keys, each with a TTL: <prefix>hc:<name>:{<url hash>}:p:<escaped path>
+// for URLs (at most Options.MaxTTL), <prefix>hc:<name>:{<key>}:d for
+// values (at most Options.MaxTTL), <prefix>hc:<name>:{<tag>}:t for tag
+// indexes (as long as their longest entry), <prefix>hc:<name>:{<url hash
+// or key>}:g for generations (a minute), <prefix>hc:<name>:{<hash>}:l for
+// fill locks (Options.FillTimeout).
 package httpcache

@@ -31,11 +31,15 @@ type entry struct {
 	// keep is how long after stored the entry may be used at all; Redis
 	// drops it at the same time.
 	keep int64
-	// noStale: must-revalidate, proxy-revalidate or s-maxage forbid
-	// serving the entry stale (other than where swr and sie allow it).
+	// noStale: must-revalidate, proxy-revalidate, s-maxage or no-cache
+	// forbid serving the entry stale; swr and sie are then zero.
 	noStale bool
 	// tags index the entry for InvalidateTags.
 	tags []string
+	// gen is the generation of the entry's key when it was read from
+	// Redis (see forget.lua), kept with it in the in-process tier; it is
+	// not part of the stored entry.
+	gen string
 }
 
 // age returns the entry's current age at now (RFC 9111 section 4.2.3).

@@ -58,7 +58,11 @@ func TestCanonicalQuery(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                     "",
 		"b=2&a=1":              "a=1&b=2",
-		"a=2&a=1":              "a=1&a=2",
+		"a=2&a=1":              "a=2&a=1",
+		"b=1&a=2&b=0&a=1":      "a=2&a=1&b=1&b=0",
+		"a=1;b=2":              "a=1;b=2",
+		"a=1%3Bb%3D2":          "a=1%3Bb%3D2",
+		"y=1&a=1;b=2":          "a=1;b=2&y=1",
 		"a=%41&b=x+y":          "a=A&b=x+y",
 		"b=x%20y":              "b=x+y",
 		"flag&a=1":             "a=1&flag",
@@ -67,7 +71,7 @@ func TestCanonicalQuery(t *testing.T) {
 		"bad=%zz&a=1":          "a=1&bad=%zz",
 		"%E2%82%AC=1":          "%E2%82%AC=1",
 		"a=1&a=1":              "a=1&a=1",
-		"k=v%26w&k=v":          "k=v&k=v%26w",
+		"k=v%26w&k=v":          "k=v%26w&k=v",
 	} {
 		if got := f.canonicalQuery(in); got != want {
 			t.Errorf("canonicalQuery(%q) = %q, want %q", in, got, want)
@@ -108,16 +112,29 @@ func TestVaryAndVariants(t *testing.T) {
 	r2 := http.Header{"Accept-Encoding": {"gzip,br"}}
 	r3 := http.Header{"Accept-Encoding": {"gzip", "br"}}
 	r4 := http.Header{"Accept-Encoding": {"br, gzip"}}
-	f := variantField("accept-encoding", r1)
-	if variantField("accept-encoding", r2) != f || variantField("accept-encoding", r3) != f || variantField("accept-encoding", r4) == f {
+	sel := func(h http.Header) selector { return selector{h: h, scheme: "https"} }
+	f := variantField("accept-encoding", sel(r1))
+	if variantField("accept-encoding", sel(r2)) != f || variantField("accept-encoding", sel(r3)) != f || variantField("accept-encoding", sel(r4)) == f {
 		t.Fatal("normalisation")
 	}
 	// absent and empty differ
-	if variantField("accept-encoding", http.Header{}) == variantField("accept-encoding", http.Header{"Accept-Encoding": {""}}) {
+	if variantField("accept-encoding", sel(http.Header{})) == variantField("accept-encoding", sel(http.Header{"Accept-Encoding": {""}})) {
 		t.Fatal("an absent field selects the variant of an empty one")
 	}
+	// the scheme and the session are part of the variant
+	if variantField("", sel(r1)) != "e:https|" || variantField("", selector{h: r1, scheme: "http"}) != "e:http|" {
+		t.Fatalf("scheme: %q", variantField("", sel(r1)))
+	}
+	guest := selector{h: r1, scheme: "https", hasSession: true}
+	user := selector{h: r1, scheme: "https", hasSession: true, session: "k1"}
+	if a, b, c := variantField(sessionName, guest), variantField(sessionName, user), variantField(sessionName, sel(r1)); a == b || a == c || b == c {
+		t.Fatalf("session variants %q %q %q", a, b, c)
+	}
+	if varyNames(http.Header{"Vary": {"@session, Accept"}}) != "accept" {
+		t.Fatal("a response named the session in its Vary")
+	}
 	// long fields are hashed, as lookup.lua does
-	long := variantField("cookie", http.Header{"Cookie": {strings.Repeat("c", 500)}})
+	long := variantField("cookie", sel(http.Header{"Cookie": {strings.Repeat("c", 500)}}))
 	if !strings.HasPrefix(long, "e:#") || len(long) != 43 {
 		t.Fatalf("long variant field %q", long)
 	}

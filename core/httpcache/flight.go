@@ -2,12 +2,13 @@ package httpcache
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
-
-	"github.com/redisware/redisware/core/internal/keys"
-	"github.com/redisware/redisware/core/lock"
 )
 
 // flightGroup collapses concurrent misses for one key in this instance:
@@ -79,30 +80,23 @@ const (
 // instance holds it, lead polls, with poll, for the result that instance
 // stores, until it appears (ready), the lock frees up, or WaitTimeout
 // passes; once it holds the lock it polls once more, as a previous
-// holder may have stored the result since the caller looked it up. release is nil when no lock is
-// held: the result appeared, the wait ran out, or Redis failed (the
-// caller then runs without the lock: a cache failure never stops a
-// request).
+// holder may have stored the result since the caller looked it up.
+// release is nil when no lock is held: the result appeared, the wait ran
+// out, or Redis failed (the caller then runs without the lock: a cache
+// failure never stops a request).
 func (c *Cache) lead(ctx context.Context, name string, poll func(ctx context.Context) bool) (release func(), ready bool) {
-	lockName := "hc:" + c.opts.Name + ":" + keys.Hash(name)
 	deadline := time.Now().Add(c.opts.WaitTimeout)
 	pause := pollFirst
 	for {
-		l, err := c.locker.Obtain(ctx, lockName, c.opts.FillTimeout, nil)
+		release, err := c.obtain(ctx, name)
 		if err == nil {
-			release = func() {
-				ctx := context.WithoutCancel(ctx)
-				if err := l.Release(ctx); err != nil && !errors.Is(err, lock.ErrNotHeld) {
-					c.report(ctx, err)
-				}
-			}
 			if poll(ctx) {
 				release()
 				return nil, true
 			}
 			return release, false
 		}
-		if !errors.Is(err, lock.ErrNotObtained) {
+		if !errors.Is(err, errLocked) {
 			c.report(ctx, err)
 			return nil, false
 		}
@@ -122,4 +116,46 @@ func (c *Cache) lead(ctx context.Context, name string, poll func(ctx context.Con
 			return nil, true
 		}
 	}
+}
+
+// errLocked is obtain's answer when another holds the lock.
+var errLocked = errors.New("httpcache: the fill lock is held")
+
+// obtain takes the fill lock named name for FillTimeout: a key holding a
+// random token, set only if absent, with that TTL and nothing else (no
+// fencing counter that would outlive it), so a miss leaves nothing in Redis
+// for longer than FillTimeout. release deletes it if it still holds this
+// token. The error is errLocked when another holds it.
+func (c *Cache) obtain(ctx context.Context, name string) (release func(), err error) {
+	sum := sha256.Sum256([]byte(name))
+	key := c.space.Tagged(hex.EncodeToString(sum[:16]), ":l")
+	token := newToken()
+	var ok bool
+	err = c.call.DoMeasured(ctx, c.tel.ops["lock"], func(ctx context.Context) error {
+		v, err := c.client.SetNX(ctx, key, token, c.opts.FillTimeout).Result()
+		ok = v
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("httpcache: fill lock: %w", err)
+	}
+	if !ok {
+		return nil, errLocked
+	}
+	return func() {
+		ctx := context.WithoutCancel(ctx)
+		err := c.call.DoMeasured(ctx, c.tel.ops["lock"], func(ctx context.Context) error {
+			return unlockScript.Run(ctx, c.client, []string{key}, token).Err()
+		})
+		if err != nil {
+			c.report(ctx, fmt.Errorf("httpcache: releasing the fill lock: %w", err))
+		}
+	}, nil
+}
+
+// newToken returns 16 random hex digits, for lock owners and generations.
+func newToken() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -33,19 +33,11 @@ func (c *Cache) InvalidateURL(ctx context.Context, rawURL string) error {
 	return c.forget(ctx, c.targetOf(strings.ToLower(u.Host), u.EscapedPath(), u.RawQuery).key)
 }
 
-// forget deletes the Redis keys ks (URLs or data keys), each with a
-// command of its own so no command spans slots, then tells every
-// instance's in-process tier.
+// forget forgets the Redis keys ks (URLs or data keys), each with a
+// script of its own so no command spans slots (see forgetKeys), then tells
+// every instance's in-process tier.
 func (c *Cache) forget(ctx context.Context, ks ...string) error {
-	err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
-		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, k := range ks {
-				p.Unlink(ctx, k)
-			}
-			return nil
-		})
-		return err
-	})
+	_, err := c.forgetKeys(ctx, c.client, ks)
 	msgs := make([]string, len(ks))
 	for i, k := range ks {
 		msgs[i] = string(msgKey) + k
@@ -102,7 +94,7 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			d, err := c.unlink(ctx, c.client, members)
+			d, err := c.forgetKeys(ctx, c.client, members)
 			n += d
 			if err != nil {
 				return n, err
@@ -118,29 +110,31 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 	return n, c.publish(ctx, string(msgTag)+tag)
 }
 
-// unlink deletes ks on node, one command per key, and returns how many
-// existed.
-func (c *Cache) unlink(ctx context.Context, node redis.Cmdable, ks []string) (int, error) {
+// forgetKeys deletes ks on node, in one pipeline of one script per key,
+// each in its key's slot, which also sets the key's generation anew (see
+// forget.lua), so a fill that looked the key up before cannot store
+// afterwards. It returns how many keys existed.
+func (c *Cache) forgetKeys(ctx context.Context, node redis.Cmdable, ks []string) (int, error) {
 	if len(ks) == 0 {
 		return 0, nil
 	}
-	cmds := make([]*redis.IntCmd, len(ks))
+	calls := make([]scriptCall, len(ks))
+	ttl := c.genTTL.Milliseconds()
+	for i, k := range ks {
+		calls[i] = scriptCall{forgetScript, []string{k, c.genKeyOf(k)}, []any{newToken(), ttl}}
+	}
+	// The count is atomic: a call abandoned at its deadline (a client
+	// without ContextTimeoutEnabled) may still be running when it is read.
+	var n atomic.Int64
 	err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
-		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, k := range ks {
-				cmds[i] = p.Unlink(ctx, k)
-			}
-			return nil
-		})
+		replies, err := c.runScripts(ctx, node, calls)
+		for _, r := range replies {
+			v, _ := r.(int64)
+			n.Add(v)
+		}
 		return err
 	})
-	n := 0
-	for _, cmd := range cmds {
-		if cmd != nil {
-			n += int(cmd.Val())
-		}
-	}
-	return n, err
+	return int(n.Load()), err
 }
 
 // InvalidatePrefix forgets every stored response whose path starts with
@@ -188,7 +182,7 @@ func (c *Cache) InvalidatePrefix(ctx context.Context, prefix string) (int, error
 					return err
 				}
 			}
-			n, err := c.unlink(ctx, node, found)
+			n, err := c.forgetKeys(ctx, node, found)
 			total.Add(int64(n))
 			if err != nil {
 				return err

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/redisware/redisware/core/internal/keys"
+	"github.com/redisware/redisware/core/session"
 )
 
 // maxVisiblePath is the most bytes of escaped path a key shows after its
@@ -26,6 +28,10 @@ type target struct {
 	// key is the Redis key of the URL's hash: the variants, the Vary
 	// header names and the URL.
 	key string
+	// gen is the key of the URL's generation, in the same slot: every
+	// invalidation sets it anew, and a fill stores only when it is as the
+	// fill's lookup found it.
+	gen string
 }
 
 // paramFilter drops query parameters from the cache key.
@@ -48,13 +54,17 @@ func matchParam(list []string, name string) bool {
 }
 
 // canonicalQuery returns raw with its parameters re-encoded in one
-// spelling, filtered, and sorted by name then value, so ?b=2&a=1 and
-// ?a=1&b=2 share an entry.
+// spelling, filtered, and sorted by name, so ?b=2&a=1 and ?a=1&b=2 share an
+// entry. Two queries share a canonical form only when url.ParseQuery reads
+// them alike: parameters of one name keep their order (Query().Get reads
+// the first), and a parameter that url.ParseQuery drops (one holding a raw
+// ";", or an invalid escape) is kept verbatim, a spelling no re-encoded
+// parameter has, so ?a=1;b=2 never shares the entry of ?a=1%3Bb%3D2.
 func (f paramFilter) canonicalQuery(raw string) string {
 	if raw == "" {
 		return ""
 	}
-	type param struct{ name, value, enc string }
+	type param struct{ name, enc string }
 	var ps []param
 	for part := range strings.SplitSeq(raw, "&") {
 		if part == "" {
@@ -64,25 +74,20 @@ func (f paramFilter) canonicalQuery(raw string) string {
 		dn, err1 := url.QueryUnescape(name)
 		dv, err2 := url.QueryUnescape(value)
 		enc := part
-		if err1 == nil && err2 == nil {
+		if err1 == nil && err2 == nil && !strings.Contains(part, ";") {
 			enc = url.QueryEscape(dn)
 			if hasValue {
 				enc += "=" + url.QueryEscape(dv)
 			}
 		} else {
-			dn, dv = name, value
+			dn = name // dropped by url.ParseQuery: kept as sent
 		}
 		if len(f.keep) > 0 && !matchParam(f.keep, dn) || matchParam(f.ignore, dn) {
 			continue
 		}
-		ps = append(ps, param{dn, dv, enc})
+		ps = append(ps, param{dn, enc})
 	}
-	slices.SortStableFunc(ps, func(a, b param) int {
-		if c := strings.Compare(a.name, b.name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.value, b.value)
-	})
+	slices.SortStableFunc(ps, func(a, b param) int { return strings.Compare(a.name, b.name) })
 	var b strings.Builder
 	for i, p := range ps {
 		if i > 0 {
@@ -119,7 +124,7 @@ func (c *Cache) targetOf(host, path, rawQuery string) target {
 	// with SCAN MATCH. keys.Escape leaves no brace and no glob
 	// metacharacter, so it can neither move the hash tag nor widen a
 	// pattern; the hash in the tag is what makes the key unique.
-	return target{url: u, path: path, key: c.space.Tagged(tag, ":p:"+visiblePath(path))}
+	return target{url: u, path: path, key: c.space.Tagged(tag, ":p:"+visiblePath(path)), gen: c.space.Tagged(tag, genSuffix)}
 }
 
 func (c *Cache) targetOfRequest(r *http.Request) target {
@@ -170,7 +175,7 @@ func varyNames(h http.Header) string {
 			if n == "*" {
 				return "*"
 			}
-			if n != "" {
+			if n != "" && n[0] != '@' { // "@": no field name; our own names (sessionName)
 				names = append(names, n)
 			}
 		}
@@ -211,18 +216,51 @@ func normalisedValue(h http.Header, name string) (string, bool) {
 // ones are replaced by a SHA-1 of themselves (lookup.lua does the same).
 const maxVariantField = 256
 
-// variantField returns the hash field of the variant of request header h
-// under the Vary names (as varyNames returns them). It must match what
-// lookup.lua computes.
-func variantField(names string, h http.Header) string {
+// sessionName is the name, in a URL's Vary names, of the session a
+// response was produced under (see selector). It starts with "@", which no
+// header field name can, so no response's Vary can name it.
+const sessionName = "@session"
+
+// selector is what picks a request's variant among a URL's stored
+// responses: the request's header fields (those a response's Vary names),
+// the scheme, which keeps responses to http and https requests apart
+// within one URL's entry (so invalidating the URL clears both), and the
+// session, under the session middleware.
+type selector struct {
+	h      http.Header
+	scheme string // "http" or "https"
+	// session is the request's session key (a hash of its session cookie,
+	// "" for a guest); hasSession is false outside the session middleware.
+	session    string
+	hasSession bool
+}
+
+// base returns the start of every variant field of the selector: the
+// scheme's part.
+func (s selector) base() string { return "e:" + s.scheme + "|" }
+
+// value returns the value the request has for the Vary name n; ok is false
+// when it has none.
+func (s selector) value(n string) (string, bool) {
+	if n == sessionName {
+		return s.session, s.hasSession
+	}
+	return normalisedValue(s.h, n)
+}
+
+// variantField returns the hash field of the variant that s selects under
+// the Vary names (as varyNames returns them, with sessionName perhaps). It
+// must match what lookup.lua computes.
+func variantField(names string, s selector) string {
+	base := s.base()
 	if names == "" {
-		return "e:"
+		return base
 	}
 	var b strings.Builder
-	b.WriteString("e:")
+	b.WriteString(base)
 	for n := range strings.SplitSeq(names, ",") {
 		b.WriteString(n)
-		if v, ok := normalisedValue(h, n); ok {
+		if v, ok := s.value(n); ok {
 			b.WriteByte('=')
 			b.WriteString(strconv.Itoa(len(v)))
 			b.WriteByte(':')
@@ -238,27 +276,140 @@ func variantField(names string, h http.Header) string {
 	return f
 }
 
-// lookupArgs returns the arguments of lookup.lua for request header h:
-// the Vary names the caller expects (hint; "*" when unknown), then name
-// and normalised value of each request header the script may need: those
-// the hint names, or every one of them when there is no hint.
-func lookupArgs(hint string, h http.Header) []any {
-	args := []any{hint}
+// lookupArgs returns the arguments of lookup.lua for s: the Vary names
+// the caller expects (hint; "*" when unknown), the base of the variant
+// fields, then name and value of each request field the script may need:
+// those the hint names, or every one (and the session) when there is no
+// hint.
+func lookupArgs(hint string, s selector) []any {
+	args := []any{hint, s.base()}
 	if hint == "" {
 		return args
 	}
 	if hint != "*" {
 		for n := range strings.SplitSeq(hint, ",") {
-			if v, ok := normalisedValue(h, n); ok {
+			if v, ok := s.value(n); ok {
 				args = append(args, n, v)
 			}
 		}
 		return args
 	}
-	for k := range h {
-		if v, ok := normalisedValue(h, k); ok {
+	for k := range s.h {
+		if strings.HasPrefix(k, "@") {
+			continue // not a field name; never one of ours either
+		}
+		if v, ok := normalisedValue(s.h, k); ok {
 			args = append(args, strings.ToLower(k), v)
 		}
 	}
+	if s.hasSession {
+		args = append(args, sessionName, s.session)
+	}
 	return args
+}
+
+// requestScheme returns the scheme of r: https over TLS; else the last
+// X-Forwarded-Proto member, http or https, when the connection comes from
+// one of Settings.TrustedProxies; else http.
+func (c *Cache) requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	vs := r.Header.Values("X-Forwarded-Proto")
+	if len(vs) == 0 || len(c.trusted) == 0 || !c.trustedPeer(r.RemoteAddr) {
+		return "http"
+	}
+	last := vs[len(vs)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	if strings.EqualFold(strings.TrimSpace(last), "https") {
+		return "https"
+	}
+	return "http"
+}
+
+// trustedPeer reports whether the connection's address (RemoteAddr) is in
+// Settings.TrustedProxies.
+func (c *Cache) trustedPeer(remote string) bool {
+	var addr netip.Addr
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		addr = ap.Addr()
+	} else if a, err := netip.ParseAddr(remote); err == nil {
+		addr = a
+	} else {
+		return false
+	}
+	addr = addr.WithZone("").Unmap()
+	for _, p := range c.trusted {
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// selectorOf returns the selector of r. Under the session middleware
+// (session outside, the cache inside, as the package documentation
+// lays out) it holds the request's session key.
+func (c *Cache) selectorOf(r *http.Request) selector {
+	sel := selector{h: r.Header, scheme: c.requestScheme(r)}
+	if s := session.FromContext(r.Context()); s != nil {
+		sel.session, sel.hasSession = s.VaryKey(), true
+	}
+	return sel
+}
+
+// varyOnSession adds Vary: Cookie to a response header under the session
+// middleware, unless it names Cookie already, so caches downstream keep
+// each session's response apart too (a guest's page from a signed-in
+// user); it reports whether it added it.
+func (s selector) varyOnSession(h http.Header) bool {
+	if !s.hasSession || hasName(varyNames(h), "cookie") {
+		return false
+	}
+	h.Add("Vary", "Cookie")
+	return true
+}
+
+// sessionVaried reports whether Vary names set responses apart by session:
+// the session itself, or every cookie.
+func sessionVaried(names string) bool {
+	return hasName(names, sessionName) || hasName(names, "cookie")
+}
+
+// hasName reports whether the Vary names (as varyNames returns them)
+// include n.
+func hasName(names, n string) bool {
+	for m := range strings.SplitSeq(names, ",") {
+		if m == n {
+			return true
+		}
+	}
+	return false
+}
+
+// withName returns the Vary names with n added, in order.
+func withName(names, n string) string {
+	if names == "" {
+		return n
+	}
+	if hasName(names, n) {
+		return names
+	}
+	list := append(strings.Split(names, ","), n)
+	slices.Sort(list)
+	return strings.Join(list, ",")
+}
+
+// withoutName returns the Vary names without n.
+func withoutName(names, n string) string {
+	if !hasName(names, n) {
+		return names
+	}
+	list := slices.DeleteFunc(strings.Split(names, ","), func(m string) bool { return m == n })
+	return strings.Join(list, ",")
 }

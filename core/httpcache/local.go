@@ -210,6 +210,9 @@ func (c *Cache) subscribe(ctx context.Context, ps *redis.PubSub) {
 		l.active.Store(false)
 		l.drop(nil)
 	}()
+	// Registers the channel even when it fails: every receive after a
+	// failure dials again and subscribes to it.
+	_ = ps.Subscribe(ctx, c.channel)
 	lastHeard := time.Now()
 	healthy := false
 	down := func(err error) {

@@ -93,17 +93,24 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next, background h
 	ctx := r.Context()
 	rq := parseRequestCC(r.Header)
 	t := c.targetOfRequest(r)
+	sel := c.selectorOf(r)
 	now := c.nowMS()
-	f, err := c.lookup(ctx, t, r.Header, now)
+	f, err := c.lookup(ctx, t, sel, now)
 	if err != nil {
 		c.report(ctx, fmt.Errorf("httpcache: lookup: %w", err))
 		c.tel.bypassed(ctx, "redis_unavailable")
 		if rq.onlyIfCached {
 			return c.gatewayTimeout(w, t)
 		}
+		sel.varyOnSession(w.Header())
 		w.Header().Add("Cache-Status", c.format(cacheStatus{fwd: "bypass", detail: "redis-unavailable"}, t.url))
 		next.ServeHTTP(w, r)
 		return nil
+	}
+	if sel.hasSession && f.e != nil && !sessionVaried(f.vary) {
+		// Stored by a request outside the session middleware: it may have
+		// been built for anyone.
+		f.e = nil
 	}
 	fwd := "uri-miss"
 	if f.exists && f.vary != "" {
@@ -118,16 +125,16 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next, background h
 			} else {
 				c.tel.request(ctx, outcomeHit)
 			}
-			c.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true}, t)
+			c.serveEntry(w, r, sel, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true}, t)
 			return nil
 		case serveStale:
 			c.tel.request(ctx, outcomeStale)
-			c.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true}, t)
+			c.serveEntry(w, r, sel, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true}, t)
 			return nil
 		case serveAndRefresh:
 			c.tel.request(ctx, outcomeStale)
-			c.serveEntry(w, r, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true, detail: "stale-while-revalidate"}, t)
-			c.refresh(w, r, rq, t, f, e, next, background)
+			c.serveEntry(w, r, sel, e, now, cacheStatus{hit: true, ttl: e.ttl(now), hasTTL: true, detail: "stale-while-revalidate"}, t)
+			c.refresh(w, r, rq, t, sel, f, e, next, background)
 			return nil
 		case forwardRequest:
 			fwd = "request"
@@ -146,11 +153,12 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next, background h
 	}
 	if r.Method == http.MethodHead {
 		// A HEAD is answered from a stored GET, never stored itself.
+		sel.varyOnSession(w.Header())
 		w.Header().Add("Cache-Status", c.format(cacheStatus{fwd: fwd}, t.url))
 		next.ServeHTTP(w, r)
 		return nil
 	}
-	c.fill(w, r, rq, t, f, fwd, stale, next)
+	c.fill(w, r, rq, t, sel, f, fwd, stale, next)
 	return nil
 }
 
@@ -176,26 +184,28 @@ type fillResult struct {
 // fill answers a GET that the cache cannot answer: one request per key
 // runs the handler, across instances, and the others get its response
 // when it may be shared.
-func (c *Cache) fill(w http.ResponseWriter, r *http.Request, rq requestCC, t target, f found, fwd string, stale *entry, next http.Handler) {
+func (c *Cache) fill(w http.ResponseWriter, r *http.Request, rq requestCC, t target, sel selector, f found, fwd string, stale *entry, next http.Handler) {
 	ctx := r.Context()
 	// Requests whose response could not be shared anyway run on their own.
 	if rq.noStore || r.Header.Get("Authorization") != "" || c.opts.WaitTimeout < 0 {
-		c.run(w, r, rq, t, fwd, stale, next)
+		c.run(w, r, rq, t, sel, f, fwd, stale, next)
 		return
 	}
-	field := "?"
-	if f.exists {
-		field = f.field
+	field := f.field
+	if !f.exists {
+		// the variant is not known yet: the scheme and the session
+		// still tell requests apart that would not share a response
+		field = "?" + sel.base() + sel.session
 	}
 	fkey := t.key + "\x00" + field
 	fl, leader := c.flights.join(fkey)
 	if !leader {
-		if res, _ := fl.wait(ctx, c.opts.WaitTimeout).(*fillResult); res != nil && c.shareable(res, r, rq) {
+		if res, _ := fl.wait(ctx, c.opts.WaitTimeout).(*fillResult); res != nil && c.shareable(res, sel, rq) {
 			now := c.nowMS()
-			c.serveEntry(w, r, res.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: res.e.ttl(now), hasTTL: true}, t)
+			c.serveEntry(w, r, sel, res.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: res.e.ttl(now), hasTTL: true}, t)
 			return
 		}
-		c.run(w, r, rq, t, fwd, stale, next)
+		c.run(w, r, rq, t, sel, f, fwd, stale, next)
 		return
 	}
 	var res *fillResult
@@ -203,8 +213,9 @@ func (c *Cache) fill(w http.ResponseWriter, r *http.Request, rq requestCC, t tar
 	var polled found
 	release, ready := c.lead(ctx, fkey, func(ctx context.Context) bool {
 		now := c.nowMS()
-		p, err := c.lookup(ctx, t, r.Header, now)
-		if err != nil || p.e == nil || p.e.ttl(now) <= 0 || (stale != nil && p.e.stored == stale.stored) || judge(p.e, rq, now) != serveFresh {
+		p, err := c.lookup(ctx, t, sel, now)
+		if err != nil || p.e == nil || p.e.ttl(now) <= 0 || (stale != nil && p.e.stored == stale.stored) ||
+			judge(p.e, rq, now) != serveFresh || sel.hasSession && !sessionVaried(p.vary) {
 			return false
 		}
 		polled = p
@@ -213,20 +224,21 @@ func (c *Cache) fill(w http.ResponseWriter, r *http.Request, rq requestCC, t tar
 	if ready {
 		now := c.nowMS()
 		res = &fillResult{e: polled.e, vary: polled.vary, field: polled.field}
-		c.serveEntry(w, r, polled.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: polled.e.ttl(now), hasTTL: true}, t)
+		c.serveEntry(w, r, sel, polled.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: polled.e.ttl(now), hasTTL: true}, t)
 		return
 	}
 	if release != nil {
 		defer release()
 	}
-	res = c.run(w, r, rq, t, fwd, stale, next)
+	res = c.run(w, r, rq, t, sel, f, fwd, stale, next)
 }
 
 // shareable reports whether the response res another request produced
-// may answer r: it was stored (so neither private nor setting a cookie),
-// it is the variant r selects, and r's directives accept it.
-func (c *Cache) shareable(res *fillResult, r *http.Request, rq requestCC) bool {
-	if res.e == nil || variantField(res.vary, r.Header) != res.field {
+// may answer a request with selector sel and directives rq: it was stored
+// (so neither private nor setting a cookie), it is the variant sel
+// selects, and rq accepts it.
+func (c *Cache) shareable(res *fillResult, sel selector, rq requestCC) bool {
+	if res.e == nil || variantField(res.vary, sel) != res.field || sel.hasSession && !sessionVaried(res.vary) {
 		return false
 	}
 	now := c.nowMS()
@@ -236,7 +248,7 @@ func (c *Cache) shareable(res *fillResult, r *http.Request, rq requestCC) bool {
 
 // refresh renews a stale response served under stale-while-revalidate,
 // once across instances.
-func (c *Cache) refresh(w http.ResponseWriter, r *http.Request, rq requestCC, t target, f found, stale *entry, next, background http.Handler) {
+func (c *Cache) refresh(w http.ResponseWriter, r *http.Request, rq requestCC, t target, sel selector, f found, stale *entry, next, background http.Handler) {
 	fkey := "refresh\x00" + t.key + "\x00" + f.field
 	fl, leader := c.flights.join(fkey)
 	if !leader {
@@ -250,12 +262,12 @@ func (c *Cache) refresh(w http.ResponseWriter, r *http.Request, rq requestCC, t 
 					slog.String("cache", c.opts.Name), slog.Any("panic", p))
 			}
 		}()
-		l, err := c.locker.Obtain(r.Context(), "hc:"+c.opts.Name+":refresh:"+t.key+"\x00"+f.field, c.opts.FillTimeout, nil)
+		release, err := c.obtain(r.Context(), fkey)
 		if err != nil {
 			return // another instance refreshes it, or Redis is away
 		}
-		defer func() { _ = l.Release(context.WithoutCancel(r.Context())) }()
-		c.run(newDiscard(), r, rq, t, "stale", stale, h)
+		defer release()
+		c.run(newDiscard(), r, rq, t, sel, f, "stale", stale, h)
 	}
 	bg := r.Clone(context.WithoutCancel(r.Context()))
 	if background != nil {
@@ -270,8 +282,11 @@ func (c *Cache) refresh(w http.ResponseWriter, r *http.Request, rq requestCC, t 
 // stale is the stored response being replaced, if any: its validators make
 // the request conditional, a 304 renews it, and an error (a 5xx or a
 // panic) is answered with it while stale-if-error allows.
-func (c *Cache) run(w http.ResponseWriter, r *http.Request, rq requestCC, t target, fwd string, stale *entry, next http.Handler) *fillResult {
-	fw := &fillWriter{c: c, w: w, r: r, rq: rq, t: t, fwd: fwd, before: w.Header().Clone(), reqTime: c.nowMS()}
+//
+// f is what the lookup before found: its generation guards the store (see
+// store.lua), its Vary names selected stale.
+func (c *Cache) run(w http.ResponseWriter, r *http.Request, rq requestCC, t target, sel selector, f found, fwd string, stale *entry, next http.Handler) *fillResult {
+	fw := &fillWriter{c: c, w: w, r: r, rq: rq, t: t, sel: sel, f: f, fwd: fwd, before: w.Header().Clone(), reqTime: c.nowMS()}
 	if canFallBack(stale, fw.reqTime) {
 		fw.fallback = stale
 	}
@@ -322,7 +337,7 @@ func (c *Cache) run(w http.ResponseWriter, r *http.Request, rq requestCC, t targ
 			c.logger.LogAttrs(r.Context(), slog.LevelError, "httpcache: the handler panicked; answered with a stale response (stale-if-error)",
 				slog.String("cache", c.opts.Name), slog.Any("panic", p))
 			fw.restoreHeader()
-			c.serveEntry(w, r, fw.fallback, c.nowMS(), cacheStatus{fwd: fwd, ttl: fw.fallback.ttl(c.nowMS()), hasTTL: true, detail: "stale-if-error"}, t)
+			c.serveEntry(w, r, sel, fw.fallback, c.nowMS(), cacheStatus{fwd: fwd, ttl: fw.fallback.ttl(c.nowMS()), hasTTL: true, detail: "stale-if-error"}, t)
 			return
 		}
 		if p != nil {
@@ -353,6 +368,8 @@ type fillWriter struct {
 	r       *http.Request
 	rq      requestCC
 	t       target
+	sel     selector
+	f       found // what the lookup before the request found
 	fwd     string
 	before  http.Header
 	reqTime int64
@@ -369,6 +386,13 @@ type fillWriter struct {
 	tags      []string
 	ownStatus string
 	hijacked  bool
+	// atSend is the header as it was when the status went on: fields
+	// that outer writers add then (a session's Set-Cookie and Vary) are
+	// in the header map afterwards, and count.
+	atSend http.Header
+	// sessionCookie: the cache added Vary: Cookie for the session; in the
+	// Vary names it stands for sessionName.
+	sessionCookie bool
 }
 
 func (fw *fillWriter) Header() http.Header { return fw.w.Header() }
@@ -433,6 +457,7 @@ func (fw *fillWriter) decide(status int) {
 		return
 	}
 	fw.tags = c.takeTags(fw.r, h)
+	fw.sessionCookie = fw.sel.varyOnSession(h)
 	now := c.nowMS()
 	plan, _ := c.plan(fw.r, fw.rq, status, h, fw.reqTime, now)
 	if c.route.SurrogateControl {
@@ -461,12 +486,52 @@ func (fw *fillWriter) decide(status int) {
 		fw.rec = capture.New(&discard{header: h.Clone()}, limit)
 		fw.rec.WriteHeader(status)
 		keepOnly(h, fw.before, notModifiedFields)
+		fw.atSend = h.Clone()
 		fw.w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	fw.mode = modePass
 	fw.rec = capture.New(fw.w, limit)
 	fw.rec.WriteHeader(status)
+	fw.atSend = fw.rec.SentHeader()
+}
+
+// storable returns the Vary names to store a response under, once it was
+// sent, and whether it may be stored at all, counting the fields outer
+// middleware added to the header as the response started (a session's
+// Set-Cookie and Vary): the plan made before could not see them. A
+// response that sets a cookie (unless Route.AllowSetCookie) or is private
+// or no-store is not stored; an outer Vary joins the names; under the
+// session middleware the names select on the session, not on every
+// cookie.
+func (fw *fillWriter) storable() (vary string, ok bool) {
+	live := fw.w.Header()
+	if !containsString(live.Values("Cache-Status"), fw.ownStatus) {
+		// An outer writer replaced the response as it started (the
+		// session middleware's 503 when the session cannot be saved):
+		// what the handler wrote never reached the client.
+		return "", false
+	}
+	late := changedHeader(live, fw.atSend)
+	if len(late["Set-Cookie"]) > 0 && !fw.c.route.AllowSetCookie {
+		return "", false
+	}
+	if cc, changed := late["Cache-Control"]; changed {
+		if private, noStore := privacyNamed(cc); private || noStore {
+			return "", false
+		}
+	}
+	vary = varyNames(live)
+	if vary == "*" {
+		return "", false
+	}
+	if fw.sessionCookie {
+		vary = withoutName(vary, "cookie") // it stands for the session
+	}
+	if fw.sel.hasSession {
+		vary = withName(vary, sessionName)
+	}
+	return vary, true
 }
 
 // finish ends a forwarded request once its handler returned: it answers
@@ -484,23 +549,39 @@ func (fw *fillWriter) finish() *fillResult {
 		e := c.freshen(fw.r, fw.rq, fw.revalidating, fw.held, fw.reqTime, now)
 		if e == nil {
 			// still valid, but the 304 forbids storing it any longer
-			c.serveEntry(fw.w, fw.r, fw.revalidating, now, cacheStatus{fwd: fw.fwd, fwdStatus: http.StatusNotModified}, fw.t)
+			c.serveEntry(fw.w, fw.r, fw.sel, fw.revalidating, now, cacheStatus{fwd: fw.fwd, fwdStatus: http.StatusNotModified}, fw.t)
 			return nil
 		}
-		vary := varyNames(e.header)
-		field := variantField(vary, fw.r.Header)
+		// The renewed response keeps the stale one's Vary names (the
+		// request's own, outer fields and session included) unless the 304
+		// names others.
+		vary := fw.f.vary
+		if len(fw.held.Values("Vary")) > 0 {
+			vary = varyNames(e.header)
+			if fw.sel.hasSession {
+				if !hasName(fw.f.vary, "cookie") {
+					vary = withoutName(vary, "cookie")
+				}
+				vary = withName(vary, sessionName)
+			}
+		}
+		field := variantField(vary, fw.sel)
 		st := cacheStatus{fwd: fw.fwd, fwdStatus: http.StatusNotModified, ttl: e.ttl(now), hasTTL: true}
-		st.stored = c.store(ctx, fw.t, vary, field, e)
-		c.serveEntry(fw.w, fw.r, e, now, st, fw.t)
+		st.stored = vary != "*" && c.store(ctx, fw.t, vary, field, e, fw.f)
+		c.serveEntry(fw.w, fw.r, fw.sel, e, now, st, fw.t)
 		return &fillResult{e: e, vary: vary, field: field}
 	case modeHoldError:
 		fw.restoreHeader()
 		e := fw.fallback
-		c.serveEntry(fw.w, fw.r, e, now, cacheStatus{fwd: fw.fwd, fwdStatus: fw.status, ttl: e.ttl(now), hasTTL: true, detail: "stale-if-error"}, fw.t)
-		return &fillResult{e: e, vary: varyNames(e.header), field: variantField(varyNames(e.header), fw.r.Header)}
+		c.serveEntry(fw.w, fw.r, fw.sel, e, now, cacheStatus{fwd: fw.fwd, fwdStatus: fw.status, ttl: e.ttl(now), hasTTL: true, detail: "stale-if-error"}, fw.t)
+		return &fillResult{e: e, vary: fw.f.vary, field: fw.f.field}
 	}
 	e := fw.plan
 	if e == nil || !fw.rec.Complete() || fw.hijacked {
+		return nil
+	}
+	vary, ok := fw.storable()
+	if !ok {
 		return nil
 	}
 	e.header = storedHeader(fw.rec.SentHeader(), fw.before, fw.ownStatus, c.route.AllowSetCookie)
@@ -513,9 +594,8 @@ func (fw *fillWriter) finish() *fillResult {
 		sum := sha256.Sum256(e.body)
 		e.header.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:18])+`"`)
 	}
-	vary := varyNames(e.header)
-	field := variantField(vary, fw.r.Header)
-	if !c.store(ctx, fw.t, vary, field, e) {
+	field := variantField(vary, fw.sel)
+	if !c.store(ctx, fw.t, vary, field, e, fw.f) {
 		return nil
 	}
 	return &fillResult{e: e, vary: vary, field: field}
@@ -533,13 +613,18 @@ func (fw *fillWriter) restoreHeader() {
 	}
 }
 
-// store stores e, reporting a failure; it returns whether it stored.
-func (c *Cache) store(ctx context.Context, t target, vary, field string, e *entry) bool {
-	if err := c.storeEntry(ctx, t, vary, field, e); err != nil {
-		c.report(ctx, fmt.Errorf("httpcache: storing a response: %w", err))
+// store stores e, the response to a request whose lookup found f, unless
+// the URL was invalidated since (see mayStore and store.lua), reporting a
+// failure; it returns whether it stored.
+func (c *Cache) store(ctx context.Context, t target, vary, field string, e *entry, f found) bool {
+	if !c.mayStore(f) {
 		return false
 	}
-	return true
+	stored, err := c.storeEntry(ctx, t, vary, field, e, f.gen)
+	if err != nil {
+		c.report(ctx, fmt.Errorf("httpcache: storing a response: %w", err))
+	}
+	return stored
 }
 
 // takeTags returns the tags of a response (its tag header fields, which
@@ -578,7 +663,7 @@ func cleanTags(tags []string) []string {
 // serveEntry writes a stored response: its status, every field, Age,
 // Cache-Status and the body (none for HEAD), or 304 when the request's
 // conditions allow.
-func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, now int64, st cacheStatus, t target) {
+func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, sel selector, e *entry, now int64, st cacheStatus, t target) {
 	h := w.Header()
 	if notModified(r, e.status, e.header) {
 		for _, k := range notModifiedFields {
@@ -586,6 +671,7 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, now
 				h[k] = append([]string(nil), vs...)
 			}
 		}
+		sel.varyOnSession(h)
 		h.Set("Age", strconv.FormatInt(durationSeconds(e.age(now)), 10))
 		h.Add("Cache-Status", c.format(st, t.url))
 		w.WriteHeader(http.StatusNotModified)
@@ -594,6 +680,7 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, now
 	for k, vs := range e.header.Clone() {
 		h[k] = vs
 	}
+	sel.varyOnSession(h)
 	h.Set("Age", strconv.FormatInt(durationSeconds(e.age(now)), 10))
 	h.Add("Cache-Status", c.format(st, t.url))
 	status, body := e.status, e.body

@@ -33,6 +33,8 @@ func TestNewInvalidOptions(t *testing.T) {
 		{"Options.LocalBytes", Options{LocalBytes: -1}},
 		{"Options.LocalMaxAge", Options{LocalMaxAge: -time.Second}},
 		{"Options.LocalMaxAge", Options{LocalMaxAge: time.Microsecond}},
+		{"Options.MaxTTL", Options{MaxTTL: -time.Hour}},
+		{"Options.MaxTTL", Options{MaxTTL: 500 * time.Millisecond}},
 		{"Options.IgnoreParams[1]", Options{IgnoreParams: []string{"utm_*", ""}}},
 		{"Options.KeepParams[0]", Options{KeepParams: []string{""}}},
 		{"Options.Route.DefaultTTL", Options{Route: Route{DefaultTTL: -time.Second}}},

@@ -69,7 +69,7 @@ func judge(e *entry, rq requestCC, now int64) verdict {
 		return serveFresh
 	case !e.noStale && rq.maxStale >= 0 && -ttl <= rq.maxStale:
 		return serveStale
-	case -ttl < e.swr:
+	case !e.noStale && -ttl < e.swr:
 		return serveAndRefresh
 	}
 	return forwardStale
@@ -78,7 +78,7 @@ func judge(e *entry, rq requestCC, now int64) verdict {
 // canFallBack reports whether e may answer in place of an error
 // (stale-if-error) at now.
 func canFallBack(e *entry, now int64) bool {
-	return e != nil && -e.ttl(now) < e.sie
+	return e != nil && !e.noStale && -e.ttl(now) < e.sie
 }
 
 // heuristicStatus lists the statuses RFC 9110 section 15.1 makes
@@ -92,12 +92,26 @@ func heuristicStatus(status int) bool {
 	return false
 }
 
+// defaultTTLStatus lists the statuses Route.DefaultTTL gives a freshness
+// to: the successful and redirecting ones among heuristicStatus. An error
+// (404, 405, 410, 414, 501) is fresh only when the handler says so: a
+// route's default must not keep a passing error, or an error page for a
+// resource about to exist.
+func defaultTTLStatus(status int) bool {
+	switch status {
+	case 200, 203, 204, 300, 301, 308:
+		return true
+	}
+	return false
+}
+
 // plan decides whether a response may be stored for request r, and if so
 // returns its entry without header, body and tags, with its times set
 // (reqTime: when the request was forwarded; now: when the response
 // arrived). why tells a reader why not.
 func (c *Cache) plan(r *http.Request, rq requestCC, status int, h http.Header, reqTime, now int64) (e *entry, why string) {
 	cc := parseCacheControl(h.Values("Cache-Control"))
+	private, noStore := privacyNamed(h.Values("Cache-Control"))
 	sc := c.surrogateControl(h)
 	explicit := cc.has("max-age") || cc.has("s-maxage") || len(h.Values("Expires")) > 0 || sc.has("max-age")
 	// must-understand: store only statuses we understand, and then
@@ -114,9 +128,9 @@ func (c *Cache) plan(r *http.Request, rq requestCC, status int, h http.Header, r
 		return nil, "request no-store"
 	case sc.has("no-store"):
 		return nil, "surrogate no-store"
-	case cc.has("no-store") && !understood && !sc.has("max-age"):
+	case noStore && !understood && !sc.has("max-age"):
 		return nil, "no-store"
-	case cc.has("private") && !sc.has("max-age"):
+	case private && !sc.has("max-age"):
 		return nil, "private"
 	case r.Header.Get("Authorization") != "" && !cc.has("public") && !cc.has("s-maxage") && !cc.has("must-revalidate"):
 		return nil, "authorization"
@@ -161,26 +175,35 @@ func (c *Cache) plan(r *http.Request, rq requestCC, status int, h http.Header, r
 		if exp, err := http.ParseTime(h.Get("Expires")); err == nil {
 			e.lifetime = max(0, exp.UnixMilli()-date)
 		}
-	case c.route.DefaultTTL > 0 && heuristicStatus(status):
+	case c.route.DefaultTTL > 0 && defaultTTLStatus(status):
 		e.lifetime = c.route.DefaultTTL.Milliseconds()
 	}
+	// must-revalidate, proxy-revalidate, s-maxage (which implies
+	// proxy-revalidate in a shared cache) and no-cache forbid serving the
+	// response stale without validation (RFC 9111 section 4.2.4): no
+	// stale-while-revalidate or stale-if-error window overrides them.
 	e.noStale = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage") || cc.has("no-cache")
-	if d, ok := cc.seconds("stale-while-revalidate"); ok && !cc.has("no-cache") {
-		e.swr = d.Milliseconds()
-	}
-	if d, ok := cc.seconds("stale-if-error"); ok && !cc.has("no-cache") {
-		e.sie = d.Milliseconds()
-	} else if !e.noStale {
-		e.sie = c.route.StaleIfError.Milliseconds()
+	if !e.noStale {
+		if d, ok := cc.seconds("stale-while-revalidate"); ok {
+			e.swr = d.Milliseconds()
+		}
+		if d, ok := cc.seconds("stale-if-error"); ok {
+			e.sie = d.Milliseconds()
+		} else {
+			e.sie = c.route.StaleIfError.Milliseconds()
+		}
 	}
 	validator := h.Get("ETag") != "" || h.Get("Last-Modified") != "" || c.route.ETag && status == http.StatusOK
-	fresh := max(0, e.lifetime-e.initAge)
+	// No entry is kept longer than MaxTTL, nor fresh for longer.
+	maxTTL := c.opts.MaxTTL.Milliseconds()
+	fresh := min(max(0, e.lifetime-e.initAge), maxTTL)
+	e.lifetime = min(e.lifetime, e.initAge+fresh)
 	extra := max(e.swr, e.sie)
 	if fresh > 0 || validator {
 		// worth keeping stale: for max-stale requests, and to revalidate
 		extra = max(extra, c.opts.KeepStale.Milliseconds())
 	}
-	e.keep = fresh + extra
+	e.keep = min(fresh+extra, maxTTL)
 	if e.keep <= 0 {
 		return nil, "no freshness"
 	}

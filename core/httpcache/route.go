@@ -18,11 +18,13 @@ var DefaultTagHeaders = []string{"Surrogate-Key", "Cache-Tag"}
 // optional.
 type Route struct {
 	// DefaultTTL is the freshness lifetime of a response that states none
-	// (no s-maxage, max-age or Expires), for statuses that are cacheable
-	// by default (200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501).
-	// no-store, private and no-cache from the handler always win. Zero
-	// means none: such responses follow HTTP alone (stored only to be
-	// revalidated, with Options.KeepStale). Negative is an error.
+	// (no s-maxage, max-age or Expires), for the successful and
+	// redirecting statuses cacheable by default: 200, 203, 204, 300, 301
+	// and 308. An error (404, 405, 410, 414, 501) is fresh only when the
+	// handler's own fields say so. no-store, private and no-cache from the
+	// handler always win, and Options.MaxTTL caps it. Zero means none:
+	// such responses follow HTTP alone (stored only to be revalidated,
+	// with Options.KeepStale). Negative is an error.
 	DefaultTTL time.Duration
 	// Tags returns tags for the response to a request, in addition to
 	// those the response's tag header fields carry; InvalidateTags
@@ -49,7 +51,8 @@ type Route struct {
 	Skip func(r *http.Request) bool
 	// StaleIfError is the stale-if-error window of responses that state
 	// none and do not forbid serving stale (must-revalidate,
-	// proxy-revalidate, s-maxage, no-cache): within it a stale response
+	// proxy-revalidate, s-maxage, no-cache, which also void a window the
+	// response states itself): within it a stale response
 	// answers in place of a 5xx or a panic, as RFC 9111 section 4.2.4
 	// allows a cache cut off from its origin. It also keeps such responses
 	// that long. Zero means none; negative is an error.

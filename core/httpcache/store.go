@@ -2,10 +2,9 @@ package httpcache
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -22,6 +21,23 @@ type found struct {
 	e *entry
 	// local: e came from the in-process tier.
 	local bool
+	// gen is the URL's generation as the lookup found it ("" for none): a
+	// fill stores only while it is unchanged.
+	gen string
+	// at is when the lookup was sent (time.Now, monotonic), for fillAge.
+	at time.Time
+}
+
+// fillAge bounds how long after its lookup a fill may store when the
+// lookup found no generation: an invalidation after the lookup leaves a
+// generation that lives genTTL, and the fill must store (or be refused)
+// while it lives.
+func (c *Cache) fillAge() time.Duration { return c.genTTL / 2 }
+
+// mayStore reports whether a fill whose lookup found f may still try to
+// store: the store script refuses it if an invalidation came since.
+func (c *Cache) mayStore(f found) bool {
+	return f.gen != "" || time.Since(f.at) < c.fillAge()
 }
 
 // readResult is what one Redis read shares with the lookups that waited
@@ -31,51 +47,64 @@ type readResult struct {
 	err error
 }
 
-// lookup finds the variant of t that a request with header h selects: in
-// the in-process tier, else in Redis with one round trip (two when the
+// lookup finds the variant of t that a request with selector s selects:
+// in the in-process tier, else in Redis with one round trip (two when the
 // URL's Vary names changed since this instance last saw them). Concurrent
-// lookups of one variant in this instance share one Redis read.
-func (c *Cache) lookup(ctx context.Context, t target, h http.Header, now int64) (found, error) {
+// lookups of one variant in this instance share one Redis read; so do
+// concurrent lookups of a URL whose Vary names this instance does not
+// know yet, those of another variant following with a read of their own.
+func (c *Cache) lookup(ctx context.Context, t target, s selector, now int64) (found, error) {
 	hint, known := c.hints.get(t.key)
-	if !known {
-		return c.read(ctx, t, h, "*", now)
+	rkey := t.key + "\x00*"
+	if known {
+		field := variantField(hint, s)
+		if e := c.local.get(t.key+"\x00"+field, now); e != nil {
+			return found{exists: true, vary: hint, field: field, e: e, local: true, gen: e.gen, at: time.Now()}, nil
+		}
+		rkey = t.key + "\x00" + field
+	} else {
+		hint = "*"
 	}
-	field := variantField(hint, h)
-	if e := c.local.get(t.key+"\x00"+field, now); e != nil {
-		return found{exists: true, vary: hint, field: field, e: e, local: true}, nil
-	}
-	rkey := t.key + "\x00" + field
 	fl, leader := c.reads.join(rkey)
 	if !leader {
-		if res, _ := fl.wait(ctx, -1).(*readResult); res != nil && (res.err != nil || !res.f.exists || res.f.field == variantField(res.f.vary, h)) {
+		res, _ := fl.wait(ctx, -1).(*readResult)
+		if res != nil && (res.err != nil || !res.f.exists || res.f.field == variantField(res.f.vary, s)) {
 			return res.f, res.err
 		}
-		return c.read(ctx, t, h, hint, now)
+		if res != nil {
+			hint = res.f.vary // another variant of the names the read found
+		}
+		return c.read(ctx, t, s, hint, now)
 	}
 	res := &readResult{}
 	defer func() { c.reads.finish(rkey, fl, res) }()
-	res.f, res.err = c.read(ctx, t, h, hint, now)
+	res.f, res.err = c.read(ctx, t, s, hint, now)
 	return res.f, res.err
 }
 
 // read is lookup's Redis read, with the Vary names hint ("*": unknown).
-func (c *Cache) read(ctx context.Context, t target, h http.Header, hint string, now int64) (found, error) {
+func (c *Cache) read(ctx context.Context, t target, s selector, hint string, now int64) (found, error) {
 	epoch := c.local.epochNow()
+	at := time.Now()
 	for attempt := 0; ; attempt++ {
 		var reply []any
 		err := c.call.DoMeasured(ctx, c.tel.ops["lookup"], func(ctx context.Context) error {
-			v, err := lookupScript.Run(ctx, c.client, []string{t.key}, lookupArgs(hint, h)...).Slice()
+			v, err := lookupScript.Run(ctx, c.client, []string{t.key, t.gen}, lookupArgs(hint, s)...).Slice()
 			reply = v
 			return err
 		})
-		if errors.Is(err, redis.Nil) {
-			return found{}, nil
-		}
 		if err != nil {
 			return found{}, err
 		}
-		vary, _ := reply[0].(string)
+		if len(reply) == 0 || len(reply) > 3 {
+			return found{}, fmt.Errorf("httpcache: lookup: unexpected reply of %d values", len(reply))
+		}
+		gen, _ := reply[0].(string)
 		if len(reply) == 1 {
+			return found{gen: gen, at: at}, nil
+		}
+		vary, _ := reply[1].(string)
+		if len(reply) == 2 {
 			if attempt > 0 {
 				return found{}, fmt.Errorf("httpcache: the Vary names of %q changed twice during one lookup", t.url)
 			}
@@ -83,8 +112,8 @@ func (c *Cache) read(ctx context.Context, t target, h http.Header, hint string, 
 			continue
 		}
 		c.hints.set(t.key, vary)
-		f := found{exists: true, vary: vary, field: variantField(vary, h)}
-		raw, _ := reply[1].(string)
+		f := found{exists: true, vary: vary, field: variantField(vary, s), gen: gen, at: at}
+		raw, _ := reply[2].(string)
 		if raw == "" {
 			return f, nil
 		}
@@ -97,6 +126,7 @@ func (c *Cache) read(ctx context.Context, t target, h http.Header, hint string, 
 		if e.gone(now) {
 			return f, nil
 		}
+		e.gen = gen
 		f.e = e
 		c.local.put(t.key+"\x00"+f.field, t.key, t.url, t.path, e, now, epoch)
 		return f, nil
@@ -104,20 +134,33 @@ func (c *Cache) read(ctx context.Context, t target, h http.Header, hint string, 
 }
 
 // storeEntry stores e as the variant field of t, and indexes it under its
-// tags, in one pipeline.
-func (c *Cache) storeEntry(ctx context.Context, t target, vary, field string, e *entry) error {
+// tags, in one pipeline, unless the URL's generation is no longer gen (an
+// invalidation came since the lookup that found gen). It reports whether
+// it stored.
+func (c *Cache) storeEntry(ctx context.Context, t target, vary, field string, e *entry, gen string) (bool, error) {
 	blob := e.encode(c.opts.CompressAbove)
 	keep := strconv.FormatInt(e.keep, 10)
-	calls := []scriptCall{{storeScript, []string{t.key}, []any{vary, field, blob, keep, t.url, c.opts.MaxVariants}}}
+	calls := []scriptCall{{storeScript, []string{t.key, t.gen}, []any{vary, field, blob, keep, t.url, c.opts.MaxVariants, gen}}}
 	for _, tag := range e.tags {
 		calls = append(calls, scriptCall{tagAddScript, []string{c.tagKey(tag)}, []any{t.key, keep}})
 	}
-	err := c.call.DoMeasured(ctx, c.tel.ops["store"], func(ctx context.Context) error { return c.runScripts(ctx, calls) })
-	if err == nil {
+	var stored bool
+	err := c.call.DoMeasured(ctx, c.tel.ops["store"], func(ctx context.Context) error {
+		replies, err := c.runScripts(ctx, c.client, calls)
+		if err == nil {
+			n, _ := replies[0].(int64)
+			stored = n == 1
+		}
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if stored {
 		c.hints.set(t.key, vary)
 		c.tel.stored(ctx, len(blob))
 	}
-	return err
+	return stored, nil
 }
 
 // tagKey returns the key of a tag's index. It has the tag as its hash tag,
@@ -131,12 +174,14 @@ type scriptCall struct {
 	args []any
 }
 
-// runScripts runs calls in one pipeline (see pipeline); a single call is
-// sent on its own, with EVALSHA falling back to EVAL.
-func (c *Cache) runScripts(ctx context.Context, calls []scriptCall) error {
+// runScripts runs calls on node in one pipeline (see pipeline), and
+// returns their replies; a single call is sent on its own, with EVALSHA
+// falling back to EVAL.
+func (c *Cache) runScripts(ctx context.Context, node redis.Cmdable, calls []scriptCall) ([]any, error) {
 	if len(calls) == 1 {
 		cl := calls[0]
-		return cl.s.Run(ctx, c.client, cl.keys, cl.args...).Err()
+		v, err := cl.s.Run(ctx, node, cl.keys, cl.args...).Result()
+		return []any{v}, err
 	}
-	return c.pipeline(ctx, calls, nil)
+	return c.pipeline(ctx, node, calls, nil)
 }

@@ -1,15 +1,21 @@
--- Store one variant of a URL's response.
+-- Store one variant of a URL's response, unless the URL was invalidated
+-- since the response was asked for.
 -- KEYS[1]  the URL's hash (see lookup.lua)
+-- KEYS[2]  the URL's generation (see lookup.lua)
 -- ARGV[1]  the Vary names of the response ("" for none)
 -- ARGV[2]  the variant's field, e:<variant>
 -- ARGV[3]  the packed entry
 -- ARGV[4]  how long to keep the entry, in milliseconds
 -- ARGV[5]  the URL (host, path and canonical query)
 -- ARGV[6]  the most variants kept per URL
+-- ARGV[7]  the generation the lookup before the request found ("" for
+--          none): when it has changed, an invalidation came after the
+--          request, and the response may be older than it
 -- A response whose Vary names differ from the stored ones replaces every
--- variant (they were selected by other headers); so does one that would
+-- variant (they were selected by other fields); so does one that would
 -- exceed the variant limit. The hash lives as long as its longest-kept
--- variant. Returns 1.
+-- variant. Returns 1 when stored, 0 when not.
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[7] then return 0 end
 local v = redis.call('HGET', KEYS[1], 'v')
 if v and (v ~= ARGV[1] or redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) + 2) then
   redis.call('DEL', KEYS[1])

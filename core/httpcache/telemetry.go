@@ -56,7 +56,7 @@ func newInstruments(opts Options) *instruments {
 		in.kinds[k] = t.Attrs(policy, attribute.String("redisware.kind", k))
 	}
 	in.plain = t.Attrs(policy)
-	for _, op := range []string{"lookup", "store", "get", "set", "invalidate", "publish"} {
+	for _, op := range []string{"lookup", "store", "get", "set", "invalidate", "publish", "lock"} {
 		in.ops[op] = t.RedisOp(op)
 	}
 	return in

@@ -2,16 +2,20 @@ package httpcache
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/redisware/redisware/core"
+	"github.com/redisware/redisware/core/internal/telemetry"
 	"github.com/redisware/redisware/core/redistest"
 )
 
@@ -92,5 +96,58 @@ func TestTelemetry(t *testing.T) {
 	}
 	if got["redisware.cache.stored_bytes|"] <= 0 {
 		t.Errorf("stored bytes %d", got["redisware.cache.stored_bytes|"])
+	}
+}
+
+// A miss is an answer, not a Redis failure: after misses and hits of pages
+// and values, redisware.redis.duration holds no error outcome; and
+// redis.Nil, which go-redis returns for a missing key, is recorded as ok.
+func TestRedisDurationMissIsNoError(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	c := newCache(t, srv, Options{Settings: core.Settings{MeterProvider: mp}})
+	m := newMW(t, c, Route{})
+	o := &origin{}
+	wantMiss(t, get(m, o, "/a"))
+	wantHit(t, get(m, o, "/a"))
+	wantMiss(t, get(m, o, "/b", "Cache-Control: no-store"))
+	ctx := context.Background()
+	if _, err := c.Get(ctx, "absent"); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	if _, err := c.GetOrLoad(ctx, "k", time.Minute, func(context.Context) ([]byte, error) { return []byte("v"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	op := telemetry.New("httpcache", mp, nil).RedisOp("direct")
+	op.Record(ctx, time.Millisecond, redis.Nil)
+	op.Record(ctx, time.Millisecond, fmt.Errorf("wrapped: %w", redis.Nil))
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]uint64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			h, ok := mt.Data.(metricdata.Histogram[float64])
+			if mt.Name != "redisware.redis.duration" || !ok {
+				continue
+			}
+			for _, dp := range h.DataPoints {
+				op, _ := dp.Attributes.Value(telemetry.Operation)
+				outcome, _ := dp.Attributes.Value(telemetry.Outcome)
+				counts[op.AsString()+"/"+outcome.AsString()] += dp.Count
+			}
+		}
+	}
+	for k, n := range counts {
+		if strings.HasSuffix(k, "/error") {
+			t.Errorf("%s: %d", k, n)
+		}
+	}
+	if counts["direct/ok"] != 2 || counts["lookup/ok"] == 0 || counts["get/ok"] == 0 {
+		t.Errorf("outcomes %v", counts)
 	}
 }

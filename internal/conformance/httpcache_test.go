@@ -4,19 +4,28 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+	"github.com/labstack/echo/v4"
+
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/httpcache"
 	"github.com/redisware/redisware/core/redistest"
+	"github.com/redisware/redisware/core/session"
+	"github.com/redisware/redisware/echomw"
+	"github.com/redisware/redisware/ginmw"
 	"github.com/redisware/redisware/internal/conformance"
+	"github.com/redisware/redisware/nethttp"
 )
 
 // cacheApp is a cached test handler that counts its executions.
@@ -317,5 +326,150 @@ func TestHTTPCacheConformance(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// mountSessionCache serves GET /greeting behind the session middleware
+// (on the whole app) and, inside it, the cache (on the route), as the
+// README lays them out in each framework; POST /login binds the session to
+// the user X-Login names.
+func mountSessionCache(name string, m *session.Manager, c *httpcache.Cache, greet http.HandlerFunc) http.Handler {
+	login := func(w http.ResponseWriter, r *http.Request) {
+		session.FromContext(r.Context()).Login(r.Header.Get("X-Login"))
+		w.WriteHeader(http.StatusNoContent)
+	}
+	switch name {
+	case "gin":
+		gin.SetMode(gin.ReleaseMode)
+		e := gin.New()
+		e.Use(ginmw.Session(m))
+		e.GET("/greeting", ginmw.HTTPCache(c), func(gc *gin.Context) { greet(gc.Writer, gc.Request) })
+		e.POST("/login", func(gc *gin.Context) { login(gc.Writer, gc.Request) })
+		return e
+	case "echo":
+		e := echo.New()
+		e.HTTPErrorHandler = echomw.ErrorHandler(nil)
+		e.Use(echomw.Session(m))
+		e.GET("/greeting", func(ec echo.Context) error { greet(ec.Response(), ec.Request()); return nil }, echomw.HTTPCache(c))
+		e.POST("/login", func(ec echo.Context) error { login(ec.Response(), ec.Request()); return nil })
+		return e
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /greeting", nethttp.HTTPCache(c)(greet))
+	mux.HandleFunc("POST /login", login)
+	return nethttp.Session(m)(mux)
+}
+
+// With the session middleware around the cache, each user gets their own
+// page and guests share one, in every order: guest then user, user then
+// guest, user A then user B; whether the page says max-age=30, as real
+// handlers wrongly do for pages built from the session, or nothing, on a
+// route with a DefaultTTL. The variant is keyed on the session, not on
+// every cookie, so analytics cookies do not split the guests' entry; and
+// every response, hit or miss, says Vary: Cookie to caches downstream.
+func TestHTTPCacheUnderSession(t *testing.T) {
+	t.Parallel()
+	for _, a := range conformance.Adapters() {
+		for _, tc := range []struct {
+			name  string
+			order []string // users; "" is a guest
+		}{
+			{"guest then user", []string{"", "alice", "", "alice"}},
+			{"user then guest", []string{"alice", "", "alice", ""}},
+			{"user A then user B", []string{"alice", "bob", "alice", "bob"}},
+		} {
+			for _, defaultTTL := range []bool{false, true} {
+				order := tc.order
+				name := a.Name + "/" + tc.name + "/max-age"
+				if defaultTTL {
+					name = a.Name + "/" + tc.name + "/DefaultTTL"
+				}
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					srv := redistest.New(t)
+					set := core.Settings{Prefix: srv.Prefix, Timeout: 5 * time.Second, Logger: quiet}
+					m, err := session.New(srv.Client(), session.Options{Settings: set})
+					if err != nil {
+						t.Fatal(err)
+					}
+					opts := httpcache.Options{Settings: set}
+					if defaultTTL {
+						opts.Route.DefaultTTL = time.Minute
+					}
+					c, err := httpcache.New(srv.Client(), opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var runs atomic.Int64
+					greet := func(w http.ResponseWriter, r *http.Request) {
+						runs.Add(1)
+						s := session.FromContext(r.Context())
+						if err := s.Load(r.Context()); err != nil {
+							http.Error(w, "no session", http.StatusServiceUnavailable)
+							return
+						}
+						user := s.User()
+						if user == "" {
+							user = "guest"
+						}
+						if !defaultTTL {
+							w.Header().Set("Cache-Control", "max-age=30")
+						}
+						w.Header().Set("Content-Type", "text/plain")
+						_, _ = io.WriteString(w, "hello "+user)
+					}
+					h := mountSessionCache(a.Name, m, c, greet)
+					send := func(method, path, cookie string, header ...string) *http.Response {
+						t.Helper()
+						r := httptest.NewRequest(method, path, nil)
+						if cookie != "" {
+							r.Header.Set("Cookie", cookie)
+						}
+						for _, l := range header {
+							k, v, _ := strings.Cut(l, ":")
+							r.Header.Set(k, strings.TrimSpace(v))
+						}
+						w := httptest.NewRecorder()
+						h.ServeHTTP(w, r)
+						return w.Result() // the header as sent, not as changed afterwards
+					}
+					cookies := map[string]string{"": "_ga=GA1.2.3; theme=dark"} // a guest with analytics cookies
+					for _, user := range []string{"alice", "bob"} {
+						res := send(http.MethodPost, "/login", "", "X-Login: "+user)
+						for _, ck := range res.Cookies() {
+							if ck.Name == "session" && res.StatusCode == http.StatusNoContent {
+								cookies[user] = "_ga=GA1.2.3; session=" + ck.Value
+							}
+						}
+						if cookies[user] == "" {
+							t.Fatalf("login %s: %d %v", user, res.StatusCode, res.Header)
+						}
+					}
+					for i, user := range append(order, "") {
+						res := send(http.MethodGet, "/greeting", cookies[user])
+						body, _ := io.ReadAll(res.Body)
+						want := "hello " + user
+						if user == "" {
+							want = "hello guest"
+						}
+						st := res.Header.Get("Cache-Status")
+						if res.StatusCode != 200 || string(body) != want {
+							t.Fatalf("request %d (%s): %d %q (Cache-Status %q), want %q", i, want, res.StatusCode, body, st, want)
+						}
+						if !strings.Contains(strings.Join(res.Header.Values("Vary"), ","), "Cookie") {
+							t.Fatalf("request %d (%s): Vary %q (Cache-Status %q)", i, want, res.Header.Values("Vary"), st)
+						}
+						if user == "" && i > 0 && slices.Contains(order[:i], "") && !strings.Contains(st, "; hit") {
+							t.Fatalf("request %d: a guest did not share the guests' entry: %q", i, st)
+						}
+					}
+					// A guest without any cookie shares the guests' entry too.
+					if res := send(http.MethodGet, "/greeting", ""); !strings.Contains(res.Header.Get("Cache-Status"), "; hit") {
+						t.Fatalf("a guest without cookies: %q", res.Header.Get("Cache-Status"))
+					}
+					t.Logf("%d requests ran the handler %d times", len(order)+2, runs.Load())
+				})
+			}
+		}
 	}
 }

@@ -8,8 +8,10 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -100,14 +102,15 @@ func (t *T) RedisOp(op string) *RedisOp {
 // Enabled reports whether measurements are recorded at all.
 func (o *RedisOp) Enabled() bool { return o != nil && o.t.On }
 
-// Record records the duration of one call, which failed if err is not nil.
-// A nil RedisOp records nothing.
+// Record records the duration of one call, which failed if err is not nil
+// and not redis.Nil (a missing key is an answer, not a failure). A nil
+// RedisOp records nothing.
 func (o *RedisOp) Record(ctx context.Context, d time.Duration, err error) {
 	if o == nil || !o.t.On {
 		return
 	}
 	opt := o.ok
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		opt = o.error
 	}
 	o.t.redis.Record(ctx, d.Seconds(), opt)
