@@ -55,13 +55,14 @@ func Run(t *testing.T, newHandler NewHandler) {
 
 	t.Run("healthz", func(t *testing.T) { testHealthz(t, c) })
 	t.Run("unknown route", func(t *testing.T) { testUnknownRoute(t, c) })
-	t.Run("unmatched paths share a budget", func(t *testing.T) { testUnmatched(t, c) })
+	t.Run("unmatched paths share a budget", func(t *testing.T) { testUnmatched(t, c, srv) })
 	t.Run("items", func(t *testing.T) { testItems(t, c) })
 	t.Run("limited", func(t *testing.T) { testLimited(t, c) })
 	t.Run("orders", func(t *testing.T) { testOrders(t, c) })
 	t.Run("cached", func(t *testing.T) { testCached(t, c) })
 	t.Run("sessions", func(t *testing.T) { testSessions(t, c) })
 	t.Run("greeting", func(t *testing.T) { testGreeting(t, c) })
+	t.Run("cache keys expire", func(t *testing.T) { testKeysExpire(t, c, srv) })
 	t.Run("metrics", func(t *testing.T) { testMetrics(t, c) })
 }
 

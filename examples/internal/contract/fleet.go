@@ -48,7 +48,7 @@ func RunFleet(t *testing.T, builds map[string]NewHandler) {
 	t.Run("orders: concurrent duplicates run once", func(t *testing.T) { testFleetDuplicates(t, clients) })
 	t.Run("orders: two users behind one address", func(t *testing.T) { testFleetTwoUsers(t, clients) })
 	t.Run("items: one budget across ids and frameworks", func(t *testing.T) { testItemsAcross(t, clients) })
-	t.Run("unmatched paths: one budget across frameworks", func(t *testing.T) { testUnmatchedAcross(t, clients) })
+	t.Run("unmatched paths: one budget across frameworks", func(t *testing.T) { testUnmatchedAcross(t, clients, srv) })
 	t.Run("greeting: each user their own", func(t *testing.T) { testGreetingAcross(t, clients) })
 	t.Run("sessions: revoked everywhere", func(t *testing.T) { testFleetRevoke(t, clients) })
 }
