@@ -9,8 +9,10 @@
 -- ARGV[3]  absolute deadline ms since the epoch, or "" for now + ARGV[4]
 -- ARGV[4]  lifetime ms; ARGV[5] key prefix of the user's sessions; ARGV[6] this
 --          session's hash (its index member); ARGV[7] cap of sessions per user (0: none)
--- ARGV[8..] field, value pairs to store
--- Returns {1, now, deadline}, or {0} if the ID is taken (never in practice).
+-- ARGV[8]  a deadline ms to bring the one above forward to (Session.SetDeadline), or ""
+-- ARGV[9..] field, value pairs to store
+-- Returns {1, now, deadline}; {2, now}, creating nothing, if the deadline has
+-- passed already; {0} if the ID is taken (never in practice).
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
@@ -19,9 +21,12 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 local idle = tonumber(ARGV[2])
 local deadline = tonumber(ARGV[3]) or now + tonumber(ARGV[4])
+local by = tonumber(ARGV[8])
+if by and by < deadline then deadline = by end
+if deadline <= now then return {2, now} end
 local created = now
 redis.call('HSET', KEYS[1], '_s', now, '_d', deadline)
-if #ARGV >= 9 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+if #ARGV >= 10 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end
 if redis.call('HEXISTS', KEYS[1], '_c') == 0 then redis.call('HSET', KEYS[1], '_c', created) end
 local ttl = deadline - now
 if idle > 0 and idle < ttl then ttl = idle end

@@ -26,11 +26,11 @@
 // The middleware reads the cookie and nothing else: the session is loaded
 // by the first method that needs its data (Load, User, the getters, Incr;
 // see Session for the list), once per request, and its idle expiry slid in
-// the same round trip. Put, Remove, Renew, Login and Destroy only record
-// what to do; it is written just before the response starts. So a request
-// whose handler never touches its session costs no Redis call and gets no
-// Set-Cookie; one that reads it costs one round trip, and one more if it
-// changed something. Incr on a session not loaded yet loads it and adds in
+// the same round trip. Put, Remove, Renew, Login, RememberMe, SetDeadline
+// and Destroy only record what to do; it is written just before the
+// response starts. So a request whose handler never touches its session
+// costs no Redis call and gets no Set-Cookie; one that reads it costs one
+// round trip, and one more if it changed something. Incr on a session not loaded yet loads it and adds in
 // one script; Destroy and Login need no load.
 //
 // When Redis fails or does not answer in time (Settings.Timeout), only the
@@ -49,14 +49,15 @@
 // # Storage and writes
 //
 // Each session is a Redis hash, one field per value plus metadata
-// (created, last seen, absolute deadline, user, user agent, address). A
-// request that changes values writes only those (and its deletions) in one
-// round trip, just before its response starts, so two concurrent requests
-// that change different values both keep their change, and Incr counts
-// exactly. The write only happens while the session exists: a request
+// (created, last seen, absolute deadline, user, user agent, address, the
+// RememberMe choice). A request that changes values writes only those (and
+// its deletions) in one round trip, just before its response starts, so
+// two concurrent requests that change different values both keep their
+// change, and Incr counts exactly. The write only happens while the session exists: a request
 // still in flight cannot bring back a session destroyed meanwhile. The
-// Redis TTL is the earlier of the idle and the absolute expiry, and both
-// are also checked on every load.
+// Redis TTL is the earlier of the idle and the absolute expiry (the end of
+// Lifetime, or an earlier SetDeadline), and both are also checked on every
+// load.
 //
 // # Renewal and revocation
 //
@@ -85,16 +86,45 @@
 //
 // Cookies are HttpOnly, Secure and SameSite=Lax with Path=/ by default.
 // Set-Cookie is sent only when it changes something: a new session (its
-// first stored value, Login, Renew), a session ended (Destroy, or a used
-// cookie that names no live session), and when a request moves the
+// first stored value, Login, Renew), a session ended (Destroy, a deadline
+// passed, or a used cookie that names no live session), a change of kind
+// (RememberMe) or of deadline (SetDeadline), and when a request moves the
 // session's sliding idle expiry into a new tenth of IdleTimeout, so the
-// cookie's Max-Age keeps up within IdleTimeout/10 (never with SessionOnly
-// or without idle expiry, where the cookie set at creation stays true). A
-// response that uses the session says Vary: Cookie. Browsers accept Secure
-// cookies on http://localhost (and 127.0.0.1), which they treat as secure
-// origins, so development needs no exception; CookieOptions.Insecure
-// exists for other plain-HTTP hosts. CookieOptions also offers the
+// cookie's Max-Age keeps up within IdleTimeout/10 (never for a
+// browser-session cookie, which has no Max-Age, nor without idle expiry,
+// where the cookie set at creation stays true). A response that uses the
+// session says Vary: Cookie. Browsers accept Secure cookies on
+// http://localhost (and 127.0.0.1), which they treat as secure origins, so
+// development needs no exception; CookieOptions.Insecure exists for other
+// plain-HTTP hosts. CookieOptions also offers the
 // "__Host-" prefix, Partitioned, Domain and browser-session cookies.
+//
+// # Remember me, and a deadline per session
+//
+// A persistent cookie carries Max-Age, the time left before the session's
+// server-side expiry, and survives the browser's restart; a browser-session
+// cookie carries neither Max-Age nor Expires, and the browser forgets it
+// when it closes. Session.RememberMe chooses, per session, usually with
+// Login from a login form's "remember me" box:
+//
+//	s.Login(user)
+//	s.RememberMe(r.PostFormValue("remember") == "on")
+//
+// The choice is stored in the session, so every later cookie of it keeps
+// it, across Renew and Login (until a request chooses again); a session
+// whose app never chooses follows CookieOptions.SessionOnly, by default
+// persistent. The choice decides only what the browser keeps: the server
+// ends a session after IdleTimeout and Lifetime either way.
+//
+// Session.SetDeadline(t) ends one session at t at the latest, however
+// active: "admin sessions last 15 minutes", "until the end of the working
+// day". It only brings the end closer (a t past the end of the Lifetime,
+// or past an earlier deadline, changes nothing), is written with the
+// session's other changes in the same round trip, and moves the Redis TTL
+// and the cookie's Max-Age; Deadline and ListSessions report it, and every
+// load enforces it. Renew keeps it; Login starts a new Lifetime. A t that
+// has passed ends the session when the response starts and clears its
+// cookie, as Destroy does.
 //
 // Session.VaryKey names the cookie a request carried, without Redis, for a
 // cache that keys the variants of responses made under the middleware.

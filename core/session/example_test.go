@@ -128,6 +128,82 @@ func ExampleSession_Load() {
 	// /me: 503 "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"Sessions are unavailable; try again shortly.\"}", Set-Cookie: 0
 }
 
+// The "remember me" box of a login form chooses, per session, a persistent
+// cookie or one the browser forgets when it closes; the server ends both
+// after IdleTimeout and Lifetime.
+func ExampleSession_RememberMe() {
+	rdb, done := newRedis()
+	defer done()
+
+	sessions, err := session.New(rdb, session.Options{})
+	if err != nil {
+		panic(err)
+	}
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		s.Login(r.PostFormValue("user"))
+		s.RememberMe(r.PostFormValue("remember") == "on")
+	})
+	for _, form := range []string{"user=alice&remember=on", "user=bob"} {
+		r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		sessions.ServeHTTP(w, r, login)
+		if c := w.Result().Cookies()[0]; c.MaxAge > 0 {
+			fmt.Printf("%s: kept for %d s\n", form, c.MaxAge)
+		} else {
+			fmt.Printf("%s: kept until the browser closes\n", form)
+		}
+	}
+	// Output:
+	// user=alice&remember=on: kept for 1800 s
+	// user=bob: kept until the browser closes
+}
+
+// SetDeadline ends one session early, here an administrator's after 15
+// minutes however active, and never lengthens it.
+func ExampleSession_SetDeadline() {
+	rdb, done := newRedis()
+	defer done()
+
+	sessions, err := session.New(rdb, session.Options{}) // Lifetime 24 hours
+	if err != nil {
+		panic(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		switch r.URL.Path {
+		case "/admin/login":
+			s.Login("root")
+			s.SetDeadline(time.Now().Add(15 * time.Minute))
+		case "/extend":
+			s.SetDeadline(time.Now().Add(48 * time.Hour)) // later than the session's end: no change
+		default:
+			fmt.Fprintf(w, "%s, %v left", s.User(), time.Until(s.Deadline()).Round(time.Minute))
+		}
+	})
+	var cookie *http.Cookie
+	for _, path := range []string{"/admin/login", "/me", "/extend", "/me"} {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		if cookie != nil {
+			r.AddCookie(cookie)
+		}
+		w := httptest.NewRecorder()
+		sessions.ServeHTTP(w, r, app)
+		fmt.Printf("%s: %q", path, w.Body.String())
+		if c := w.Result().Cookies(); len(c) > 0 {
+			cookie = c[0]
+			fmt.Printf(", cookie kept for %v", (time.Duration(c[0].MaxAge) * time.Second).Round(time.Minute))
+		}
+		fmt.Println()
+	}
+	// Output:
+	// /admin/login: "", cookie kept for 15m0s
+	// /me: "root, 15m0s left"
+	// /extend: ""
+	// /me: "root, 15m0s left"
+}
+
 // New checks every option up front: a Manager it returns never fails a
 // request for its configuration.
 func ExampleNew() {

@@ -1,8 +1,9 @@
 -- Load a session and slide its idle expiry (and, for Session.Incr on a session
 -- not loaded yet, add to one of its integer values): one round trip.
 -- KEYS[1]  the session: a hash of values ("v:<name>") and metadata ("_c" created,
---          "_s" last seen, "_d" absolute deadline, all ms since the epoch; "_u" user,
---          "_a" user agent, "_i" address)
+--          "_s" last seen, "_d" absolute deadline (the end of the Lifetime, or an
+--          earlier Session.SetDeadline), all ms since the epoch; "_u" user,
+--          "_a" user agent, "_i" address, "_p" the RememberMe choice)
 -- KEYS[2]  the session's renewal marker (see take.lua)
 -- ARGV[1]  now in milliseconds, or "" to use the server's TIME
 -- ARGV[2]  idle timeout in milliseconds (0: none)

@@ -25,6 +25,7 @@ const (
 	fUser     = "_u"
 	fAgent    = "_a"
 	fAddr     = "_i"
+	fRemember = "_p" // RememberMe's choice: "1" persistent, "0" not; absent: the default
 )
 
 // maxAgent bounds the stored User-Agent.
@@ -104,6 +105,7 @@ func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta in
 	vals := map[string]string{}
 	var created, deadline, seen int64
 	var user string
+	var rem remember
 	for i := 3; i+1 < len(reply); i += 2 {
 		f, _ := reply[i].(string)
 		val, _ := reply[i+1].(string)
@@ -118,6 +120,8 @@ func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta in
 			seen = msInt(val)
 		case f == fUser:
 			user = val
+		case f == fRemember:
+			rem = parseRemember(val)
 		}
 	}
 	live := true
@@ -141,12 +145,12 @@ func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta in
 		return incrResult{}, nil
 	}
 	s.stored, s.seen = true, true
-	s.created, s.deadline, s.user = time.UnixMilli(created), time.UnixMilli(deadline), user
+	s.created, s.deadline, s.user, s.remember = time.UnixMilli(created), time.UnixMilli(deadline), user, rem
 	s.merge(vals)
 	if res.status == incrDone && !s.set[incrKey] {
 		s.values[incrKey] = strconv.FormatInt(res.n, 10)
 	}
-	if m.refreshDue(seen, now) {
+	if m.refreshDue(seen, now, m.persistent(rem)) {
 		s.refresh = time.UnixMilli(now)
 	}
 	return res, nil
@@ -188,14 +192,27 @@ func (m *Manager) loadFailed(ctx context.Context, s *Session, err error) error {
 // refreshDue reports whether a load at now (ms), after the previous one at
 // prev, should re-send the cookie so its Max-Age keeps up with the sliding
 // idle expiry: when the load moved into a new tenth of IdleTimeout since
-// the previous one. Never with SessionOnly or without idle expiry, where
-// the cookie set at creation stays true.
-func (m *Manager) refreshDue(prev, now int64) bool {
-	if m.cookie.SessionOnly || m.idle == 0 {
+// the previous one. Never for a browser-session cookie (not persistent),
+// which has no Max-Age, nor without idle expiry, where the cookie set at
+// creation stays true.
+func (m *Manager) refreshDue(prev, now int64, persistent bool) bool {
+	if !persistent || m.idle == 0 {
 		return false
 	}
 	step := max(m.idle.Milliseconds()/10, 1)
 	return now/step != prev/step
+}
+
+// persistent reports whether a session whose RememberMe choice is r gets a
+// persistent cookie, with Max-Age.
+func (m *Manager) persistent(r remember) bool {
+	switch r {
+	case rememberYes:
+		return true
+	case rememberNo:
+		return false
+	}
+	return !m.cookie.SessionOnly
 }
 
 func msInt(v string) int64 {
@@ -274,6 +291,11 @@ func (m *Manager) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		if s.renew && !s.destroy {
 			m.set.Logger.LogAttrs(ctx, slog.LevelError, "session: Renew or Login after the response started is ignored; call it before writing")
 			s.renew, s.login = false, nil
+		}
+		if s.setRemember != rememberDefault && !s.destroy {
+			// Kept, it would disagree with the cookie the browser holds.
+			m.set.Logger.LogAttrs(ctx, slog.LevelError, "session: RememberMe after the response started is ignored; call it before writing")
+			s.setRemember = rememberDefault
 		}
 		s.mu.Unlock()
 		if _, err := m.finish(ctx, s, r); err != nil {
@@ -375,7 +397,7 @@ func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (m *Manager) finish(ctx context.Context, s *Session, r *http.Request) (*http.Cookie, error) {
 	s.mu.Lock()
 	st, err := s.state, s.err
-	needLoad := st == unloaded && !s.destroy && !s.renew && (len(s.set) > 0 || len(s.del) > 0)
+	needLoad := st == unloaded && !s.destroy && !s.renew && (len(s.set) > 0 || len(s.del) > 0 || s.metaPending())
 	s.mu.Unlock()
 	if st == failed {
 		return nil, err
@@ -446,8 +468,11 @@ func (m *Manager) write(ctx context.Context, s *Session, r *http.Request) (*http
 			for k := range s.set {
 				fields["v:"+k] = s.values[k]
 			}
+			if s.setRemember != rememberDefault {
+				fields[fRemember] = s.setRemember.field()
+			}
 			c, err := m.create(ctx, s, r, fields, "", "")
-			if err == nil {
+			if err == nil && s.stored {
 				m.tel.count(ctx, "created", 1)
 			}
 			return c, err
@@ -458,10 +483,23 @@ func (m *Manager) write(ctx context.Context, s *Session, r *http.Request) (*http
 		}
 		return nil, nil
 	}
-	if len(s.set) > 0 || len(s.del) > 0 {
-		args := []interface{}{len(s.set)}
+	choose := s.setRemember != rememberDefault && s.setRemember != s.remember
+	shorten := !s.until.IsZero() && s.until.Before(s.deadline)
+	if len(s.set) > 0 || len(s.del) > 0 || choose || shorten {
+		var until interface{} = ""
+		if shorten {
+			until = s.until.UnixMilli()
+		}
+		n := len(s.set)
+		if choose {
+			n++
+		}
+		args := []interface{}{m.now(), until, n}
 		for k := range s.set {
 			args = append(args, "v:"+k, s.values[k])
+		}
+		if choose {
+			args = append(args, fRemember, s.setRemember.field())
 		}
 		for k := range s.del {
 			args = append(args, "v:"+k)
@@ -470,25 +508,51 @@ func (m *Manager) write(ctx context.Context, s *Session, r *http.Request) (*http
 		if err != nil {
 			return nil, m.fail(ctx, "save", err)
 		}
+		chosen := s.setRemember
 		s.clearChanges()
-		switch n, _ := v.(int64); n {
-		case 0: // ended by another request meanwhile: it stays ended
-			s.stored = false
-			return m.expiredCookie(), nil
-		case 2: // renewed by another request meanwhile
+		reply, _ := v.([]interface{})
+		var status int64
+		if len(reply) > 0 {
+			status, _ = reply[0].(int64)
+		}
+		switch {
+		case status == 2: // renewed by another request meanwhile
 			s.stored, s.renewed = false, true
 			return nil, nil
+		case status != 1 || len(reply) != 3:
+			// Ended by another request meanwhile, or by this deadline:
+			// it stays ended.
+			s.stored = false
+			return m.expiredCookie(), nil
 		}
+		now, _ := reply[1].(int64)
+		deadline, _ := reply[2].(int64)
+		was := m.persistent(s.remember)
+		if choose {
+			s.remember = chosen
+		}
+		moved := deadline != s.deadline.UnixMilli()
+		s.deadline = time.UnixMilli(deadline)
+		// Re-sent when what the cookie carries changed: its kind, or its
+		// Max-Age, which follows the deadline and the idle expiry.
+		if is := m.persistent(s.remember); is != was || (is && (moved || !s.refresh.IsZero())) {
+			return m.cookieFor(s, time.UnixMilli(now)), nil
+		}
+		return nil, nil
 	}
+	s.clearChanges()
 	if s.refresh.IsZero() {
 		return nil, nil
 	}
 	return m.cookieFor(s, s.refresh), nil
 }
 
+// clearChanges forgets what the request recorded to write. The caller
+// holds s.mu.
 func (s *Session) clearChanges() {
 	s.set = map[string]bool{}
 	s.del = map[string]bool{}
+	s.setRemember, s.until = rememberDefault, time.Time{}
 }
 
 // renew moves the session to a new ID (and, on Login, to its user): the
@@ -564,6 +628,9 @@ func (m *Manager) renew(ctx context.Context, s *Session, r *http.Request) (*http
 	for k := range s.set {
 		fields["v:"+k] = s.values[k]
 	}
+	if s.setRemember != rememberDefault {
+		fields[fRemember] = s.setRemember.field()
+	}
 	deadline := ""
 	if s.login == nil {
 		// a plain renewal keeps the absolute lifetime
@@ -575,7 +642,7 @@ func (m *Manager) renew(ctx context.Context, s *Session, r *http.Request) (*http
 	delete(fields, fDeadline)
 	delete(fields, fSeen)
 	c, err := m.create(ctx, s, r, fields, deadline, user)
-	if err == nil {
+	if err == nil && s.stored {
 		if taken {
 			m.tel.count(ctx, "renewed", 1)
 		} else {
@@ -586,8 +653,10 @@ func (m *Manager) renew(ctx context.Context, s *Session, r *http.Request) (*http
 }
 
 // create stores s under a fresh ID, with fields, the given deadline (""
-// for a full Lifetime) and bound to user ("" for nobody). The caller holds
-// s.mu.
+// for a full Lifetime), brought forward to the request's SetDeadline, and
+// bound to user ("" for nobody). When that deadline has passed already, it
+// creates nothing, and s is left not stored, with the cookie the request
+// carried cleared. The caller holds s.mu.
 func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, fields map[string]string, deadline, user string) (*http.Cookie, error) {
 	agent := r.UserAgent()
 	if len(agent) > maxAgent {
@@ -614,7 +683,11 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 		delete(fields, fUser)
 		ks = append(ks, m.key(rf))
 	}
-	args := []interface{}{m.now(), m.idle.Milliseconds(), deadline, m.lifetime.Milliseconds(), base, rf.hash, m.maxPerUser}
+	var until interface{} = ""
+	if !s.until.IsZero() {
+		until = s.until.UnixMilli()
+	}
+	args := []interface{}{m.now(), m.idle.Milliseconds(), deadline, m.lifetime.Milliseconds(), base, rf.hash, m.maxPerUser, until}
 	for f, v := range fields {
 		args = append(args, f, v)
 	}
@@ -623,6 +696,18 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 		return nil, m.fail(ctx, "create", err)
 	}
 	reply, _ := v.([]interface{})
+	if len(reply) == 2 && reply[0] == int64(2) {
+		// Its deadline has passed: no session, and none to keep.
+		s.state, s.stored, s.user, s.refresh = loaded, false, "", time.Time{}
+		s.created, s.deadline, s.remember = time.Time{}, time.Time{}, rememberDefault
+		s.values = map[string]string{}
+		s.renew, s.login = false, nil
+		s.clearChanges()
+		if s.cookie == "" {
+			return nil, nil
+		}
+		return m.expiredCookie(), nil
+	}
 	if len(reply) != 3 {
 		return nil, m.fail(ctx, "create", fmt.Errorf("unexpected reply %v", v))
 	}
@@ -642,17 +727,19 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 		s.created = time.UnixMilli(now)
 	}
 	s.deadline = time.UnixMilli(dl)
+	s.remember = parseRemember(fields[fRemember])
 	s.renew, s.login = false, nil
 	s.clearChanges()
 	return m.cookieFor(s, time.UnixMilli(now)), nil
 }
 
-// cookieFor returns the cookie of s, its Max-Age counted from now: the
-// earlier of the idle and the absolute expiry.
+// cookieFor returns the cookie of s: a persistent one (see RememberMe) has
+// a Max-Age counted from now, the earlier of the idle and the absolute
+// expiry; a browser-session cookie has none.
 func (m *Manager) cookieFor(s *Session, now time.Time) *http.Cookie {
 	c := m.baseCookie()
 	c.Value = cookieValue(s.id, s.ref)
-	if !m.cookie.SessionOnly {
+	if m.persistent(s.remember) {
 		left := s.deadline.Sub(now)
 		if m.idle > 0 && m.idle < left {
 			left = m.idle

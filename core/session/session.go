@@ -47,10 +47,11 @@ const (
 // round trip) by the first method that needs it, once. The methods that
 // load are Load, User, Get and its typed forms, Pop and PopString, Exists,
 // Keys, Clear, Incr, CreatedAt, Deadline and Ref. Put, Remove, Renew,
-// Login and Destroy only record what to do, without calling Redis; what
-// they recorded is written when the response starts (a session changed but
-// never loaded is loaded then, just before the write). A request that
-// never touches its session costs no Redis call and sets no cookie.
+// Login, RememberMe, SetDeadline and Destroy only record what to do,
+// without calling Redis; what they recorded is written when the response
+// starts (a session changed but never loaded is loaded then, just before
+// the write). A request that never touches its session costs no Redis
+// call and sets no cookie.
 //
 // When the load fails, the session is failed: reads return zero values
 // (Get and Pop return the error too), nothing the request changes is
@@ -88,6 +89,10 @@ type Session struct {
 	created, deadline time.Time
 	user              string
 	refresh           time.Time // when not zero: re-send the cookie, its Max-Age counted from then
+	remember          remember  // the stored choice of RememberMe, as loaded or created
+
+	setRemember remember  // this request's RememberMe; rememberDefault for none
+	until       time.Time // this request's SetDeadline (ms precision); zero for none
 
 	renewed bool // the cookie names an ID renewed moments ago: no session, and no cookie change
 	sentBad bool // the cookie named no live session, or was malformed: clear it
@@ -382,13 +387,14 @@ func (s *Session) Incr(ctx context.Context, key string, delta int64) (int64, err
 }
 
 // Renew gives the session a new ID when the response starts, keeping its
-// values and user; the old ID is dead from then on. Call it whenever the
-// user's privileges change; Login does it for you. A session that no
-// longer exists when the response starts (logged out, revoked, evicted by
-// MaxSessionsPerUser, expired, or renewed by another request) is not
-// renewed: the request ends with no session, its changes are dropped, and
-// its cookie is cleared (left alone when another request renewed it, whose
-// response carries the new cookie). It does not call Redis itself.
+// values, user, RememberMe choice and deadline; the old ID is dead from
+// then on. Call it whenever the user's privileges change; Login does it
+// for you. A session that no longer exists when the response starts
+// (logged out, revoked, evicted by MaxSessionsPerUser, expired, or renewed
+// by another request) is not renewed: the request ends with no session,
+// its changes are dropped, and its cookie is cleared (left alone when
+// another request renewed it, whose response carries the new cookie). It
+// does not call Redis itself.
 func (s *Session) Renew() {
 	s.mu.Lock()
 	s.used = true
@@ -399,15 +405,82 @@ func (s *Session) Renew() {
 // Login binds the session to user and renews it (a new ID; the old one is
 // dead), as OWASP asks on every authentication. The session then appears in
 // ListSessions for the user, and RevokeAll ends it. Its absolute lifetime
-// starts anew. When the session the request carried no longer exists, Login
+// starts anew (a deadline an earlier request set with SetDeadline goes with
+// the old lifetime); its RememberMe choice is kept, unless this request
+// makes one. When the session the request carried no longer exists, Login
 // creates a new one for user, holding only this request's changes: it never
-// inherits a dead session's user or values. It does not call Redis itself.
+// inherits a dead session's user, values or choices. It does not call Redis
+// itself.
 func (s *Session) Login(user string) {
 	s.mu.Lock()
 	s.used = true
 	s.login = &user
 	s.renew = true
 	s.mu.Unlock()
+}
+
+// RememberMe chooses the session's cookie: persistent (true), with a
+// Max-Age that outlives the browser, or a browser-session cookie (false),
+// with neither Max-Age nor Expires, which the browser forgets when it
+// closes. It is the "remember me" box of a login form:
+//
+//	s.Login(user)
+//	s.RememberMe(r.PostFormValue("remember") == "on")
+//
+// The choice is stored in the session, so every later cookie of the
+// session keeps it, across Renew and Login (a Login keeps it unless its
+// request calls RememberMe too). It decides only what the browser keeps:
+// the server ends the session after IdleTimeout or at its deadline either
+// way. A session for which it is never called follows
+// Options.Cookie.SessionOnly (by default, persistent).
+//
+// Like Put, it does not call Redis: the choice is written with the
+// session's other changes when the response starts, and the cookie is
+// re-sent when the choice changes what it carries. A request that leaves
+// no session (a guest's that stores nothing) has nothing to apply it to.
+// Calls made after the response started are ignored, as the cookie can no
+// longer change.
+func (s *Session) RememberMe(remember bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.used = true
+	s.setRemember = rememberNo
+	if remember {
+		s.setRemember = rememberYes
+	}
+}
+
+// SetDeadline ends the session at t at the latest, however active it is:
+// an administrator's session that lasts 15 minutes, or one that ends with
+// the working day. It only ever brings the end closer: the session's
+// deadline becomes the earlier of t and its current one (the end of its
+// Lifetime, or an earlier SetDeadline's), so a t beyond the Lifetime
+// changes nothing and no call lengthens a session. The zero time changes
+// nothing. Renew keeps the deadline; Login starts a new Lifetime, to which
+// a SetDeadline of the same request applies.
+//
+// Like Put, it does not call Redis: the deadline is written with the
+// session's other changes when the response starts, in the same round
+// trip, and changes made by concurrent requests are all kept. Every load
+// enforces it, as it does the Lifetime; the session's Redis TTL follows it,
+// and so does the cookie's Max-Age (re-sent; a browser-session cookie has
+// none to change). Deadline and ListSessions report it. A t at or before
+// the time of that write ends the session then: Redis forgets it and the
+// response clears the cookie. Destroy is the plain logout;
+// SetDeadline(time.Now()) ends the session the same way, for code that
+// computes the deadline. A request that leaves no session (a guest's that
+// stores nothing) has nothing to apply it to.
+func (s *Session) SetDeadline(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	t = time.UnixMilli(t.UnixMilli()) // the resolution of session times
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.used = true
+	if s.until.IsZero() || t.Before(s.until) {
+		s.until = t
+	}
 }
 
 // Destroy ends the session when the response starts (logout): Redis forgets
@@ -445,12 +518,16 @@ func (s *Session) CreatedAt() time.Time {
 	return s.created
 }
 
-// Deadline returns when the session ends at the latest (its absolute
-// lifetime); zero for a session not stored yet.
+// Deadline returns when the session ends at the latest: the end of its
+// Lifetime, or the earlier deadline SetDeadline gave it (this request's
+// call included); zero for a session not stored yet.
 func (s *Session) Deadline() time.Time {
 	_ = s.ensure(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.deadline.IsZero() && !s.until.IsZero() && s.until.Before(s.deadline) {
+		return s.until
+	}
 	return s.deadline
 }
 
@@ -466,7 +543,41 @@ func (s *Session) Ref() string {
 	return s.ref.hash
 }
 
+// remember is a session's choice of cookie, stored in its fRemember field.
+type remember uint8
+
+const (
+	rememberDefault remember = iota // not chosen: Options.Cookie.SessionOnly decides
+	rememberYes                     // persistent, with Max-Age: stored as "1"
+	rememberNo                      // a browser-session cookie: stored as "0"
+)
+
+// parseRemember reads a stored fRemember field.
+func parseRemember(v string) remember {
+	switch v {
+	case "1":
+		return rememberYes
+	case "0":
+		return rememberNo
+	}
+	return rememberDefault
+}
+
+// field is the value stored for r.
+func (r remember) field() string {
+	if r == rememberYes {
+		return "1"
+	}
+	return "0"
+}
+
 // dirty reports whether there is anything to write.
 func (s *Session) dirty() bool {
-	return len(s.set) > 0 || len(s.del) > 0 || s.renew || s.destroy
+	return len(s.set) > 0 || len(s.del) > 0 || s.renew || s.destroy || s.metaPending()
+}
+
+// metaPending reports whether RememberMe or SetDeadline left something to
+// write. The caller holds s.mu.
+func (s *Session) metaPending() bool {
+	return s.setRemember != rememberDefault || !s.until.IsZero()
 }

@@ -15,7 +15,8 @@ type Info struct {
 	Created time.Time `json:"created"`
 	// LastSeen is the time of its latest request.
 	LastSeen time.Time `json:"last_seen"`
-	// Deadline is when its absolute lifetime ends.
+	// Deadline is when it ends at the latest: the end of its Lifetime, or
+	// the earlier deadline Session.SetDeadline gave it.
 	Deadline time.Time `json:"deadline"`
 	// UserAgent is the User-Agent of the request that created it.
 	UserAgent string `json:"user_agent"`

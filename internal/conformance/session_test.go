@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -180,6 +181,100 @@ func TestSessionConformance(t *testing.T) {
 			if rejected.Load() != 2 {
 				t.Fatalf("OnReject wrote %d rejections, want 2", rejected.Load())
 			}
+		})
+	}
+}
+
+// RememberMe and SetDeadline shape the cookie alike through every adapter:
+// a remembered session's cookies carry Max-Age, a not-remembered one's
+// never do, a renewal keeps the choice, and a deadline brings Max-Age and
+// the session's end forward.
+func TestSessionRememberMeAndDeadlineConformance(t *testing.T) {
+	t.Parallel()
+	for _, a := range conformance.SessionAdapters() {
+		t.Run(a.Name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.New(t)
+			start := time.Unix(1_800_000_000, 0)
+			var now atomic.Int64
+			now.Store(start.UnixMilli())
+			m, err := session.New(srv.Client(), session.Options{
+				Settings:    core.Settings{Prefix: srv.Prefix, Timeout: 5 * time.Second, Logger: quiet},
+				Clock:       func() time.Time { return time.UnixMilli(now.Load()) },
+				IdleTimeout: 10 * time.Minute,
+				Lifetime:    time.Hour,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := a.Mount(m, func(s *session.Session, w http.ResponseWriter, r *http.Request) {
+				q := r.URL.Query()
+				if v := q.Get("remember"); v != "" {
+					s.RememberMe(v == "1")
+				}
+				if v := q.Get("for"); v != "" {
+					d, _ := time.ParseDuration(v)
+					s.SetDeadline(time.UnixMilli(now.Load()).Add(d))
+				}
+				switch q.Get("do") {
+				case "login":
+					s.Login(q.Get("user"))
+				case "renew":
+					s.Renew()
+				default:
+					_, _ = w.Write([]byte(s.User()))
+				}
+			}, "/s")
+			do := func(cookie *string, query string) *httptest.ResponseRecorder {
+				t.Helper()
+				r := httptest.NewRequest(http.MethodPost, "/s?"+query, nil)
+				if *cookie != "" {
+					r.AddCookie(&http.Cookie{Name: "session", Value: *cookie})
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					t.Fatalf("?%s: status %d", query, w.Code)
+				}
+				for _, c := range w.Result().Cookies() {
+					if c.Name == "session" {
+						*cookie = c.Value
+					}
+				}
+				return w
+			}
+			want := func(w *httptest.ResponseRecorder, what, sc string) {
+				t.Helper()
+				got := w.Header().Values("Set-Cookie")
+				if (sc == "" && len(got) != 0) || (sc != "" && (len(got) != 1 || got[0] != sc)) {
+					t.Fatalf("%s: Set-Cookie %q, want %q", what, got, sc)
+				}
+			}
+			persistent := func(v string, maxAge int) string {
+				return fmt.Sprintf("session=%s; Path=/; Max-Age=%d; HttpOnly; Secure; SameSite=Lax", v, maxAge)
+			}
+			browser := func(v string) string { return "session=" + v + "; Path=/; HttpOnly; Secure; SameSite=Lax" }
+
+			var yes, no string
+			want(do(&yes, "do=login&user=ann&remember=1"), "remembered login", persistent(yes, 600))
+			want(do(&no, "do=login&user=bob&remember=0"), "not remembered login", browser(no))
+			now.Store(start.Add(70 * time.Second).UnixMilli()) // the idle expiry moved
+			want(do(&yes, ""), "remembered, idle expiry moved", persistent(yes, 600))
+			want(do(&no, ""), "not remembered, idle expiry moved", "")
+			want(do(&no, "do=renew"), "not remembered, renewed", browser(no))
+			want(do(&no, "do=login&user=bob"), "not remembered, logged in again", browser(no))
+			want(do(&no, "remember=1"), "switched to remembered", persistent(no, 600))
+
+			// A deadline 5 minutes away: Max-Age follows, then the session
+			// ends and its cookie is cleared.
+			want(do(&yes, "for=5m"), "deadline", persistent(yes, 300))
+			want(do(&yes, "for=2h"), "a deadline past the Lifetime", "")
+			now.Store(start.Add(70*time.Second + 5*time.Minute).UnixMilli())
+			w := do(&yes, "")
+			if w.Body.String() != "" {
+				t.Fatalf("alive at its deadline as %q", w.Body)
+			}
+			want(w, "at the deadline", "session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax")
 		})
 	}
 }
