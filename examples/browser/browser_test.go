@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -13,11 +14,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 )
 
-// The environment variables the test reads.
+// The environment variables the tests read.
 const (
 	// envChromium names the browser binary to use; when it is set, no
 	// other is looked for.
@@ -31,8 +38,9 @@ const (
 // would otherwise hang.
 const (
 	// buildTimeout bounds `go build` of the reference app, which may
-	// compile from a cold cache.
-	buildTimeout = 2 * time.Minute
+	// compile from a cold cache: well over two minutes on a loaded 2-core
+	// machine.
+	buildTimeout = 10 * time.Minute
 	// testTimeout bounds everything after the build: starting the app and
 	// the browser, and every step in the browser.
 	testTimeout = 60 * time.Second
@@ -45,25 +53,62 @@ const (
 // app's Secure cookie over plain HTTP; the test checks that it does.
 const host = "127.0.0.1"
 
+// binDir holds the app binary that appBinary builds; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "redisware-browser-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildApp builds the reference app on net/http once per test binary, on
+// the first call. This module cannot import the app (a main package, and
+// examples/internal is internal to the library's module), so the tests
+// run the real program, built from the repository root with the library's
+// own go.mod.
+var buildApp = sync.OnceValues(func() (string, error) {
+	gocmd, err := exec.LookPath("go") // go test puts its own go first on PATH
+	if err != nil {
+		return "", fmt.Errorf("the go command is needed to build examples/nethttp: %w", err)
+	}
+	bin := filepath.Join(binDir, "app")
+	if runtime.GOOS == "windows" {
+		bin += ".exe"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gocmd, "build", "-o", bin, "./examples/nethttp")
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./examples/nethttp: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
 // TestSessionCookieInBrowser logs in through the reference app
 // (examples/nethttp) in a headless Chromium and checks what a browser makes
 // of the session cookie: stored with HttpOnly, Secure and SameSite=Lax,
 // invisible to the page's script, sent again by a reload, and dropped at
 // logout.
 func TestSessionCookieInBrowser(t *testing.T) {
-	ctx, base, page := setup(t)
+	ctx, base := setup(t)
 
 	// A page of the app's origin, so that the script's fetch calls are
 	// same-origin and the cookie first-party.
-	if err := page.navigate(ctx, base+"/healthz"); err != nil {
-		t.Fatal(err)
-	}
-	if doc := readDocument(ctx, t, page); doc.Status != http.StatusOK {
+	do(ctx, t, chromedp.Navigate(base+"/healthz"))
+	if doc := readDocument(ctx, t); doc.Status != http.StatusOK {
 		t.Fatalf("GET /healthz in the browser: %+v, want status 200", doc)
 	}
 
 	// Log in with a form, as a login page's script would.
-	ans := fetch(ctx, t, page, "POST", "/login", "user=alice")
+	ans := fetch(ctx, t, "POST", "/login", "user=alice")
 	var login struct {
 		User string `json:"user"`
 	}
@@ -73,25 +118,22 @@ func TestSessionCookieInBrowser(t *testing.T) {
 	t.Logf("POST /login user=alice: %d %s", ans.Status, strings.TrimSpace(ans.Body))
 
 	// The browser holds the cookie, with the attributes the app gave it.
-	c, ok := sessionCookie(ctx, t, page, base)
-	if !ok {
+	c := sessionCookie(ctx, t, base)
+	if c == nil {
 		t.Fatalf("after login the browser holds no cookie named session for %s: the Secure cookie "+
 			"was refused over http://%s, or never sent", base, host)
 	}
 	t.Logf("cookie in the browser: session (%d bytes) domain=%s path=%s httpOnly=%t secure=%t sameSite=%s session-only=%t",
 		len(c.Value), c.Domain, c.Path, c.HTTPOnly, c.Secure, c.SameSite, c.Session)
-	if c.Value == "" || !c.HTTPOnly || !c.Secure || c.SameSite != "Lax" || c.Path != "/" || c.Domain != host {
-		t.Errorf("session cookie %+v: want a value, httpOnly, secure, sameSite Lax, path / and domain %s", c, host)
+	if c.Value == "" || !c.HTTPOnly || !c.Secure || c.SameSite != network.CookieSameSiteLax || c.Path != "/" || c.Domain != host {
+		t.Errorf("session cookie %+v: want a value, httpOnly, secure, sameSite Lax, path / and domain %s", *c, host)
 	}
 
 	// HttpOnly: the page's script cannot read it. A cookie the script sets
 	// itself shows that document.cookie works at all on this page.
-	var jar string
 	const cookieJS = `(() => { document.cookie = "probe=1; path=/"; const jar = document.cookie; ` +
 		`document.cookie = "probe=; max-age=0; path=/"; return jar; })()`
-	if err := page.eval(ctx, cookieJS, &jar); err != nil {
-		t.Fatal(err)
-	}
+	jar := run(ctx, t, chromedp.Evaluate[string](cookieJS))
 	t.Logf("document.cookie: %q", jar)
 	if !strings.Contains(jar, "probe=1") {
 		t.Errorf("document.cookie = %q: a cookie the script sets is not readable, so the HttpOnly check proves nothing", jar)
@@ -102,34 +144,28 @@ func TestSessionCookieInBrowser(t *testing.T) {
 
 	// A navigation carries the cookie, and so does a reload: the session
 	// survives it. The visit counter shows it is the same session.
-	if err := page.navigate(ctx, base+"/me"); err != nil {
-		t.Fatal(err)
-	}
-	checkMe(t, "GET /me (navigation)", readDocument(ctx, t, page), "navigate", 1)
-	if err := page.reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	checkMe(t, "GET /me (reload)", readDocument(ctx, t, page), "reload", 2)
+	do(ctx, t, chromedp.Navigate(base+"/me"))
+	checkMe(t, "GET /me (navigation)", readDocument(ctx, t), "navigate", 1)
+	do(ctx, t, chromedp.Reload())
+	checkMe(t, "GET /me (reload)", readDocument(ctx, t), "reload", 2)
 
 	// The script's own requests carry it too, though the script cannot
 	// see it.
-	ans = fetch(ctx, t, page, "GET", "/me", "")
+	ans = fetch(ctx, t, "GET", "/me", "")
 	checkMe(t, "fetch /me", document{Status: ans.Status, Body: ans.Body}, "", 3)
 
 	// Logout: the app clears the cookie, the browser drops it, and the
 	// session is gone for a reload too.
-	ans = fetch(ctx, t, page, "POST", "/logout", "")
+	ans = fetch(ctx, t, "POST", "/logout", "")
 	t.Logf("POST /logout: %d %s", ans.Status, strings.TrimSpace(ans.Body))
 	if ans.Status != http.StatusOK {
 		t.Fatalf("POST /logout: %d %q, want 200", ans.Status, ans.Body)
 	}
-	if c, ok := sessionCookie(ctx, t, page, base); ok {
-		t.Errorf("after logout the browser still holds the session cookie %+v", c)
+	if c := sessionCookie(ctx, t, base); c != nil {
+		t.Errorf("after logout the browser still holds the session cookie %+v", *c)
 	}
-	if err := page.reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	doc := readDocument(ctx, t, page)
+	do(ctx, t, chromedp.Reload())
+	doc := readDocument(ctx, t)
 	t.Logf("GET /me (reload after logout): %d %s", doc.Status, strings.TrimSpace(doc.Body))
 	if doc.Status != http.StatusUnauthorized {
 		t.Errorf("GET /me (reload after logout): %d %q, want 401", doc.Status, doc.Body)
@@ -137,17 +173,14 @@ func TestSessionCookieInBrowser(t *testing.T) {
 }
 
 // setup is what every test here starts with: it finds chromium (skipping,
-// or failing when REDISWARE_BROWSER_REQUIRED is set, if it cannot run),
-// builds and starts the reference app, starts the browser and opens a
-// blank page. It returns a context bounded by testTimeout, the app's base
-// URL and the page; clean-up stops everything.
-func setup(t *testing.T) (context.Context, string, *cdpPage) {
+// or failing when REDISWARE_BROWSER_REQUIRED is set, if there is none),
+// builds and starts the reference app, and starts the browser. It returns
+// the chromedp context of the browser's tab, bounded by testTimeout, and
+// the app's base URL; clean-up stops everything.
+func setup(t *testing.T) (context.Context, string) {
 	t.Helper()
 	chromium, why := findChromium()
-	if chromium == "" || !pipeSupported {
-		if !pipeSupported {
-			why = "driving chromium through --remote-debugging-pipe needs Unix (file descriptors 3 and 4)"
-		}
+	if chromium == "" {
 		if required() {
 			t.Fatalf("%s is set, but no browser can run: %s", envRequired, why)
 		}
@@ -155,23 +188,18 @@ func setup(t *testing.T) (context.Context, string, *cdpPage) {
 	}
 	t.Logf("browser: %s", chromium)
 
-	appBin := buildApp(t)
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	t.Cleanup(cancel)
-	base := startApp(ctx, t, appBin)
-	browser := startChromium(t, chromium)
-	var version struct {
-		Product string `json:"product"`
-	}
-	if err := browser.call(ctx, "", "Browser.getVersion", nil, &version); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("DevTools connected: %s", version.Product)
-	page, err := browser.newPage(ctx)
+	start := time.Now()
+	bin, err := buildApp()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ctx, base, page
+	t.Logf("app binary: %s (waited %v for the build)", bin, time.Since(start).Round(time.Millisecond))
+	// Not t.Context(): that ends before clean-up, which must still close
+	// the browser gracefully.
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	base := startApp(ctx, t, bin)
+	return startChromium(ctx, t, chromium), base
 }
 
 // findChromium returns the browser binary to use, or "" and why there is
@@ -200,28 +228,6 @@ func required() bool {
 	return v
 }
 
-// buildApp builds the reference app on net/http and returns its binary.
-// A main package cannot be imported, so the test runs the real program.
-func buildApp(t *testing.T) string {
-	t.Helper()
-	gocmd, err := exec.LookPath("go") // go test puts its own go first on PATH
-	if err != nil {
-		t.Fatalf("the go command is needed to build examples/nethttp: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "app")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), buildTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gocmd, "build", "-o", bin, ".")
-	cmd.Dir = filepath.Join("..", "nethttp")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/nethttp: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // startApp runs the app binary on a free port of 127.0.0.1, with its
 // embedded miniredis, waits until GET /healthz answers 200 and returns its
 // base URL. It stops the app at clean-up.
@@ -234,18 +240,18 @@ func startApp(ctx context.Context, t *testing.T, bin string) string {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "app.log")
+	logPath := filepath.Join(t.TempDir(), "app.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-addr", addr)
-	// No REDIS_URL nor REDIS_CLUSTER_ADDRS: the app starts its embedded
-	// miniredis, whatever Redis the rest of the suite runs against.
+	// No REDIS_URL, REDIS_CLUSTER_ADDRS nor REDIS_SENTINEL_ADDRS: the app
+	// starts its embedded miniredis, whatever Redis the rest of the suite
+	// runs against.
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "REDIS_CLUSTER_ADDRS=") ||
-			strings.HasPrefix(kv, "PORT=")
+			strings.HasPrefix(kv, "REDIS_SENTINEL_ADDRS=") || strings.HasPrefix(kv, "PORT=")
 	})
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
@@ -259,7 +265,7 @@ func startApp(ctx context.Context, t *testing.T, bin string) string {
 		close(exited)
 	}()
 	t.Cleanup(func() {
-		stop(cmd.Process, exited, cmd.Process.Kill)
+		stop(cmd.Process, exited)
 		_ = logFile.Close()
 		if t.Failed() {
 			t.Logf("app log (%s):\n%s", logPath, tail(logPath))
@@ -289,96 +295,126 @@ func startApp(ctx context.Context, t *testing.T, bin string) string {
 	}
 }
 
-// startChromium starts a headless chromium with a fresh profile and the
-// DevTools protocol on a pipe, and returns the connection. At clean-up it
-// asks the browser to close, kills it (and its helpers) if it does not,
-// and the profile is removed.
-func startChromium(t *testing.T, bin string) *cdpConn {
-	t.Helper()
-	profile := t.TempDir()
-	logDir := t.TempDir()
-	logPath := filepath.Join(logDir, "chromium.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toBrowser, ourW, err := os.Pipe() // the browser reads commands on fd 3
-	if err != nil {
-		t.Fatal(err)
-	}
-	ourR, fromBrowser, err := os.Pipe() // and writes answers on fd 4
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin,
-		"--headless",
-		"--no-sandbox",
-		"--disable-gpu",
-		"--disable-quic",
-		"--no-first-run",
-		"--disable-background-networking",
-		"--disable-component-update",
-		"--disable-sync",
-		"--no-proxy-server", // the app is on loopback; never ask a proxy
-		"--user-data-dir="+profile,
-		"--remote-debugging-pipe",
-		"about:blank",
-	)
-	cmd.ExtraFiles = []*os.File{toBrowser, fromBrowser}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	inOwnGroup(cmd)
-	err = cmd.Start()
-	// Only the browser keeps these ends: it sees EOF on fd 3 when we close
-	// ourW, and we see EOF on ourR when it exits.
-	_ = toBrowser.Close()
-	_ = fromBrowser.Close()
-	if err != nil {
-		_ = ourW.Close()
-		_ = ourR.Close()
-		_ = logFile.Close()
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	c := newCDPConn(ourW, ourR)
-	t.Cleanup(func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-		err := c.call(closeCtx, "", "Browser.close", nil, nil)
-		cancel()
-		if err != nil {
-			t.Logf("Browser.close: %v", err) // it may exit before it answers
-		}
-		stop(nil, exited, func() error { killGroup(cmd.Process); return nil })
-		killGroup(cmd.Process) // helpers that outlived the browser
-		c.close()
-		_ = logFile.Close()
-		if t.Failed() {
-			t.Logf("chromium log (%s):\n%s", logPath, tail(logPath))
-		}
-	})
-	return c
-}
-
-// stop waits up to stopTimeout for a process to exit (exited is closed),
-// after an interrupt when p is not nil, then kills it and waits again.
-func stop(p *os.Process, exited <-chan struct{}, kill func() error) {
-	if p != nil {
-		if err := p.Signal(os.Interrupt); err != nil { // not on Windows
-			_ = kill()
-		}
+// stop interrupts a process and waits up to stopTimeout for it to exit
+// (exited is closed), then kills it and waits again.
+func stop(p *os.Process, exited <-chan struct{}) {
+	if err := p.Signal(os.Interrupt); err != nil { // not on Windows
+		_ = p.Kill()
 	}
 	select {
 	case <-exited:
 		return
 	case <-time.After(stopTimeout):
 	}
-	_ = kill()
+	_ = p.Kill()
 	select {
 	case <-exited:
 	case <-time.After(stopTimeout):
+	}
+}
+
+// chromiumFlags are the switches the browser starts with, on top of
+// chromedp's defaults (which already hold most of them): headless, no
+// sandbox (CI runs as root), no GPU, and nothing that reaches out to the
+// network by itself. On a closed network, Chromium's background
+// connections are refused many at a time otherwise.
+var chromiumFlags = []chromedp.ExecAllocatorOption{
+	chromedp.Headless,
+	chromedp.NoSandbox,
+	chromedp.NoFirstRun,
+	chromedp.Flag("disable-gpu", true),
+	chromedp.Flag("disable-quic", true),
+	chromedp.Flag("disable-background-networking", true),
+	chromedp.Flag("disable-component-update", true),
+	chromedp.Flag("disable-sync", true),
+	chromedp.Flag("no-proxy-server", true), // the app is on loopback; never ask a proxy
+}
+
+// startChromium starts a headless chromium through chromedp, with a fresh
+// profile (a temporary user-data-dir that chromedp removes), and returns
+// the chromedp context of its first tab. The browser lives until ctx ends;
+// at clean-up it is asked to close, then killed with the helpers it left.
+// Its output and chromedp's own errors go to a log shown if the test
+// fails.
+func startChromium(ctx context.Context, t *testing.T, bin string) context.Context {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "chromium.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &lockedWriter{w: logFile}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.CombinedOutput(log))
+	opts = append(opts, chromiumFlags...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(log.printf), chromedp.WithLogf(log.printf))
+	t.Cleanup(func() {
+		closeCtx, cancel := context.WithTimeout(tabCtx, stopTimeout)
+		if err := chromedp.Cancel(closeCtx); err != nil {
+			t.Logf("closing chromium: %v", err) // it is killed below
+		}
+		cancel()
+		cancelTab()
+		cancelAlloc() // waits until the browser has exited and its profile is gone
+		log.close()
+		if t.Failed() {
+			t.Logf("chromium log (%s):\n%s", logPath, tail(logPath))
+		}
+	})
+	// The first call starts the browser; its lifetime is ctx's.
+	version, err := chromedp.CallBrowser(tabCtx, browser.GetVersion, cdp.Empty{})
+	if err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	t.Logf("DevTools connected: %s", version.Product)
+	return tabCtx
+}
+
+// lockedWriter is the browser's log: its output and chromedp's messages,
+// written from several goroutines, and dropped once the file is closed.
+type lockedWriter struct {
+	mu     sync.Mutex
+	w      io.WriteCloser
+	closed bool
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return len(p), nil
+	}
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) printf(format string, args ...any) {
+	_, _ = fmt.Fprintf(l, "chromedp: "+strings.TrimSuffix(format, "\n")+"\n", args...)
+}
+
+func (l *lockedWriter) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	_ = l.w.Close()
+}
+
+// run runs a chromedp action that returns a value on the tab, and fails the
+// test if it fails.
+func run[T any](ctx context.Context, t *testing.T, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// do runs chromedp actions without a value on the tab, and fails the test
+// if one fails.
+func do(ctx context.Context, t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -393,7 +429,7 @@ type document struct {
 
 // readDocument reads the page's document through the Navigation Timing
 // API. Chromium shows a JSON answer as text in a <pre>.
-func readDocument(ctx context.Context, t *testing.T, page *cdpPage) document {
+func readDocument(ctx context.Context, t *testing.T) document {
 	t.Helper()
 	const js = `(() => {
 		const nav = performance.getEntriesByType("navigation")[0];
@@ -401,11 +437,7 @@ func readDocument(ctx context.Context, t *testing.T, page *cdpPage) document {
 		return {url: location.href, type: nav ? nav.type : "", status: nav ? nav.responseStatus : 0,
 			body: pre ? pre.textContent : document.body.innerText};
 	})()`
-	var d document
-	if err := page.eval(ctx, js, &d); err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return run(ctx, t, chromedp.Evaluate[document](js))
 }
 
 // answer is the status and body of a fetch.
@@ -416,18 +448,17 @@ type answer struct {
 
 // fetch runs fetch(path) in the page with method and, when form is not
 // empty, a form body.
-func fetch(ctx context.Context, t *testing.T, page *cdpPage, method, path, form string) answer {
+func fetch(ctx context.Context, t *testing.T, method, path, form string) answer {
 	t.Helper()
 	init := map[string]any{"method": method}
 	if form != "" {
 		init["headers"] = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 		init["body"] = form
 	}
-	p, _ := json.Marshal(path)
-	i, _ := json.Marshal(init)
-	js := fmt.Sprintf(`(async () => { const r = await fetch(%s, %s); return {status: r.status, body: await r.text()}; })()`, p, i)
-	var a answer
-	if err := page.eval(ctx, js, &a); err != nil {
+	js := fmt.Sprintf(`(async () => { const r = await fetch(%s, %s); return {status: r.status, body: await r.text()}; })()`,
+		jsonOf(path), jsonOf(init))
+	a, err := chromedp.Run(ctx, chromedp.Evaluate[answer](js, chromedp.EvalAwaitPromise))
+	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	return a
@@ -450,41 +481,34 @@ func checkMe(t *testing.T, what string, d document, kind string, visits int) {
 	}
 }
 
-// cookie is a cookie as the browser stores it (Network.Cookie).
-type cookie struct {
-	Name     string `json:"name"`
-	Value    string `json:"value"`
-	Domain   string `json:"domain"`
-	Path     string `json:"path"`
-	HTTPOnly bool   `json:"httpOnly"`
-	Secure   bool   `json:"secure"`
-	SameSite string `json:"sameSite"`
-	Session  bool   `json:"session"`
-}
-
 // sessionCookie returns the cookie named session that the browser would
-// send to base, if it holds one.
-func sessionCookie(ctx context.Context, t *testing.T, page *cdpPage, base string) (cookie, bool) {
+// send to base (Network.getCookies), or nil if it holds none.
+func sessionCookie(ctx context.Context, t *testing.T, base string) *network.Cookie {
 	t.Helper()
-	var res struct {
-		Cookies []cookie `json:"cookies"`
-	}
-	if err := page.call(ctx, "Network.getCookies", map[string]any{"urls": []string{base + "/"}}, &res); err != nil {
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	var found []cookie
+	var found []*network.Cookie
 	for _, c := range res.Cookies {
 		if c.Name == "session" {
 			found = append(found, c)
 		}
 	}
-	if len(found) > 1 {
-		t.Fatalf("the browser holds %d cookies named session: %+v", len(found), found)
+	switch len(found) {
+	case 0:
+		return nil
+	case 1:
+		return found[0]
 	}
-	if len(found) == 0 {
-		return cookie{}, false
-	}
-	return found[0], true
+	t.Fatalf("the browser holds %d cookies named session", len(found))
+	return nil
+}
+
+// jsonOf writes v as JSON, which is also a JavaScript literal.
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // tail returns the end of the file at path, for a failure message.

@@ -39,9 +39,10 @@ func (t *Telemetry) Metrics() http.Handler {
 //go:embed dashboard.html
 var dashboardHTML []byte
 
-// Dashboard serves GET /dashboard: one HTML page, no build step, that
-// polls /metrics and charts the last minutes of allowed and denied
-// requests, the cache hit ratio and the Redis latency.
+// Dashboard serves GET /dashboard: one HTML page, no build step, that polls
+// /metrics and charts the last minutes of rate-limit decisions, the cache
+// hit ratio, the Redis latency, and session, idempotency and lock
+// operations.
 func Dashboard() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
