@@ -227,6 +227,7 @@ func New(client redis.UniversalClient, opts Options) (*Guard, error) {
 		methods: methods,
 	}
 	g.tel = newInstruments(opts)
+	res.WarnIfEvicting("idempotency records (a retried request may run twice)")
 	return g, nil
 }
 

@@ -14,29 +14,38 @@ import (
 	"github.com/redisware/redisware/core/redistest"
 )
 
-// A lock with a 200ms TTL stays held through more than a second of work
-// while AutoRefresh runs, and stop does not release it. On miniredis, keys
-// expire with the wall clock here, as on a real Redis.
+// A lock stays held through several times its TTL while AutoRefresh runs,
+// and stop does not release it. Time passes in steps of half the TTL, each
+// once a refresh was seen: on miniredis its clock moves by the steps
+// alone, so only a refresh that never comes could let the lock expire; on
+// a real server the wall clock moves, and only a refresher stalled for
+// nine tenths of the TTL could.
 func TestAutoRefreshKeepsLockAlive(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
-	realTime(t, srv)
 	c := newClient(t, srv)
 	rdb := srv.Client()
-	l, err := c.Obtain(context.Background(), "k", 200*time.Millisecond, nil)
+	const ttl = time.Second
+	l, err := c.Obtain(context.Background(), "k", ttl, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := l.AutoRefresh(context.Background(), 40*time.Millisecond)
-	start := time.Now()
-	for time.Since(start) < 1200*time.Millisecond {
+	ctx, stop := l.AutoRefresh(context.Background(), ttl/10)
+	var passed time.Duration
+	for passed <= 2*ttl {
+		waitRefreshed(t, l, ttl*3/4)
+		if mr := srv.Miniredis(); mr != nil {
+			mr.FastForward(ttl / 2)
+		} else {
+			time.Sleep(ttl / 2)
+		}
+		passed += ttl / 2
 		if got := raw(t, rdb, srv.Prefix, "k"); got != l.Token() {
-			t.Fatalf("after %v the lock key holds %q", time.Since(start), got)
+			t.Fatalf("after %v the lock key holds %q", passed, got)
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("after %v the lock context ended: %v", time.Since(start), context.Cause(ctx))
+			t.Fatalf("after %v the lock context ended: %v", passed, context.Cause(ctx))
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
 	if !errors.Is(context.Cause(ctx), context.Canceled) {
@@ -84,7 +93,7 @@ func TestAutoRefreshLostWhenRedisUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const ttl = 300 * time.Millisecond
+	const ttl = time.Second // long enough for the first call, however slow
 	before := time.Now()
 	l, err := c.Obtain(context.Background(), "k", ttl, nil)
 	if err != nil {

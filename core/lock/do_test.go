@@ -110,7 +110,8 @@ func TestDoReportsLostLock(t *testing.T) {
 	c := newClient(t, srv)
 	rdb := srv.Client()
 	lk, _ := lock.KeysOf(srv.Prefix, "job")
-	err := c.Do(context.Background(), "job", 300*time.Millisecond, nil, func(ctx context.Context) error {
+	// Long enough for the first call, however slow; refreshed every 500ms.
+	err := c.Do(context.Background(), "job", 1500*time.Millisecond, nil, func(ctx context.Context) error {
 		if err := rdb.Del(ctx, lk).Err(); err != nil {
 			return err
 		}

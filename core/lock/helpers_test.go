@@ -2,11 +2,9 @@ package lock_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core"
@@ -44,59 +42,58 @@ func raw(t testing.TB, rdb redis.UniversalClient, prefix, key string) string {
 	return v
 }
 
-// realTime makes miniredis expire keys as the wall clock passes, as a real
-// Redis does (miniredis only expires keys on FastForward). It does nothing
-// on a real server.
-func realTime(t testing.TB, srv *redistest.Server) {
-	if mr := srv.Miniredis(); mr != nil {
-		pumpTTLs(t, mr)
-	}
-}
-
-func pumpTTLs(t testing.TB, mr *miniredis.Miniredis) {
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-quit:
-				return
-			case now := <-tick.C:
-				mr.FastForward(now.Sub(last))
-				last = now
-			}
-		}
-	})
-	t.Cleanup(func() { close(quit); wg.Wait() })
-}
-
-// waitExpired returns once l's key has expired: at once on miniredis (by
-// moving its clock), by polling on a real server.
-func waitExpired(t testing.TB, srv *redistest.Server, l *lock.Lock) {
+// expireNow makes l's key expire now, whatever its TTL, and returns once
+// Redis has dropped it: the expiry of a lock whose owner stalled, with no
+// wall-clock timing in the test. It waits for the key to be gone, not for
+// its TTL to read 0: PTTL says 0 during the key's last millisecond, when
+// the owner's Release would still delete it.
+func expireNow(t testing.TB, srv *redistest.Server, l *lock.Lock) {
 	t.Helper()
+	lk, _ := lock.KeysOf(srv.Prefix, l.Key())
+	rdb := srv.Client()
+	ctx := context.Background()
+	if err := rdb.PExpire(ctx, lk, time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
 	if mr := srv.Miniredis(); mr != nil {
-		ttl, err := l.TTL(context.Background())
+		mr.FastForward(time.Millisecond) // miniredis expires keys only when told
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := rdb.Exists(ctx, lk).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		mr.FastForward(ttl + time.Millisecond)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lock %q still exists 10s after its TTL was set to 1ms", l.Key())
+		}
+		time.Sleep(time.Millisecond)
 	}
+}
+
+// waitRefreshed polls until l's TTL exceeds above, which after its TTL
+// was run down means a refresh came; it fails the test after 10s.
+func waitRefreshed(t testing.TB, l *lock.Lock, above time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ttl, err := l.TTL(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ttl == 0 {
+		if ttl > above {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lock %q still has %v to live after 10s", l.Key(), ttl)
+		if ttl == 0 {
+			t.Fatalf("lock %q lost while waiting for a refresh", l.Key())
 		}
-		time.Sleep(10 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("lock %q not refreshed within 10s: TTL %v", l.Key(), ttl)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

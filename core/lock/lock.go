@@ -79,6 +79,7 @@ func New(client redis.UniversalClient, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	res.WarnIfEvicting("locks (two owners may hold one lock)")
 	return &Client{e: newEngine(res, []redis.UniversalClient{client}, opts, false)}, nil
 }
 

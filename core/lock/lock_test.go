@@ -128,11 +128,13 @@ func TestExpiredOwnerIsRefused(t *testing.T) {
 	srv := redistest.New(t)
 	a, b := newClient(t, srv), newClient(t, srv)
 	ctx := context.Background()
-	l, err := a.Obtain(ctx, "k", 300*time.Millisecond, nil)
+	// A long TTL, run out on purpose: a short one could run out before a
+	// slow first call even answers, and Obtain would fail.
+	l, err := a.Obtain(ctx, "k", time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitExpired(t, srv, l)
+	expireNow(t, srv, l)
 	if err := l.Release(ctx); err != lock.ErrNotHeld {
 		t.Fatalf("Release after expiry: %v, want ErrNotHeld", err)
 	}

@@ -46,6 +46,7 @@ func NewRedlock(clients []redis.UniversalClient, opts Options) (*Redlock, error)
 	if err != nil {
 		return nil, err
 	}
+	res.WarnIfEvicting("locks (two owners may hold one lock)", clients...)
 	return &Redlock{e: newEngine(res, clients, opts, true)}, nil
 }
 

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"net/http"
 	"time"
@@ -13,6 +14,13 @@ import (
 	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
+
+//go:embed revoked.lua
+var revokedLua string
+
+// revokedScript checks an entry on the master, whatever replica reads the
+// client makes.
+var revokedScript = redis.NewScript(revokedLua)
 
 // DenyList revokes stateless tokens (a JWT's "jti", say) before they
 // expire: an entry lives exactly as long as the token it revokes, so the
@@ -46,6 +54,7 @@ func NewDenyList(client redis.UniversalClient, opts DenyListOptions) (*DenyList,
 		return nil, err
 	}
 	t := telemetry.New(component, set.MeterProvider, set.TracerProvider)
+	set.WarnIfEvicting("token revocations (a revoked token is accepted again)")
 	return &DenyList{set: set, space: keys.NewSpace(set.Prefix, "deny", ""),
 		revoke: t.RedisOp("token_revoke"), check: t.RedisOp("token_check")}, nil
 }
@@ -69,12 +78,14 @@ func (d *DenyList) Revoke(ctx context.Context, tokenID string, expires time.Time
 	return nil
 }
 
-// Revoked reports whether tokenID is denied, in one round trip.
+// Revoked reports whether tokenID is denied, in one round trip. It reads
+// the master even when the client routes reads to replicas, so a
+// revocation counts from the moment Revoke returned.
 func (d *DenyList) Revoked(ctx context.Context, tokenID string) (bool, error) {
 	var n int64
 	err := d.set.Call.DoMeasured(ctx, d.check, func(ctx context.Context) error {
 		var err error
-		n, err = d.set.Client.Exists(ctx, d.key(tokenID)).Result()
+		n, err = revokedScript.Run(ctx, d.set.Client, []string{d.key(tokenID)}).Int64()
 		return err
 	})
 	if err != nil {

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/redistest"
@@ -200,6 +204,70 @@ func TestNewDenyListAndTokenGuardReject(t *testing.T) {
 	} {
 		if !errors.Is(tc.err, core.ErrConfig) || !strings.Contains(tc.err.Error(), tc.want) || !strings.HasPrefix(tc.err.Error(), "session: ") {
 			t.Errorf("%s: error %v, want one naming %q and wrapping core.ErrConfig", tc.name, tc.err, tc.want)
+		}
+	}
+}
+
+// commandNames records the name of every command a client sends.
+type commandNames struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (c *commandNames) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandNames) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.mu.Lock()
+		c.names = append(c.names, cmd.Name())
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandNames) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (c *commandNames) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.names
+	c.names = nil
+	return n
+}
+
+// Revoked reads with a script, which go-redis sends to a master under every
+// client configuration, never with a plain read that a client reading from
+// replicas (ClusterOptions.ReadOnly, RouteRandomly, RouteByLatency) would
+// send to a replica still without the revocation.
+// internal/failover's TestReplicaReads shows it on a real Cluster.
+func TestRevokedReadsTheMaster(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	rdb := srv.Client()
+	d, err := NewDenyList(rdb, DenyListOptions{Settings: core.Settings{Prefix: srv.Prefix, Logger: quiet}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := d.Revoke(ctx, "jti-1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	names := &commandNames{}
+	rdb.AddHook(names)
+	for i := range 2 {
+		got, err := d.Revoked(ctx, "jti-1")
+		if err != nil || !got {
+			t.Fatalf("Revoked = %v, %v", got, err)
+		}
+		sent := names.take()
+		want := []string{"evalsha"}
+		if i == 0 && len(sent) == 2 {
+			want = []string{"evalsha", "eval"} // NOSCRIPT on the first call
+		}
+		if !slices.Equal(sent, want) {
+			t.Fatalf("call %d sent %v, want %v", i, sent, want)
 		}
 	}
 }

@@ -89,7 +89,10 @@ type CookieOptions struct {
 	// used inside third-party iframes.
 	Partitioned bool
 	// SessionOnly leaves out Max-Age, so the browser forgets the cookie
-	// when it closes. By default Max-Age tracks the server-side expiry.
+	// when it closes, for every session that does not choose otherwise
+	// with Session.RememberMe. By default (false) Max-Age tracks the
+	// server-side expiry, unless a session chooses RememberMe(false). The
+	// server ends sessions after IdleTimeout and Lifetime either way.
 	SessionOnly bool
 }
 
@@ -110,7 +113,8 @@ type Options struct {
 	// and changing it logs out every user (see the package documentation).
 	core.Settings
 	// Lifetime is the absolute lifetime of a session, counted from login
-	// (or creation), after which it is dead however active it is. Zero
+	// (or creation), after which it is dead however active it is;
+	// Session.SetDeadline can end one session earlier, never later. Zero
 	// means 24 hours. It must be at least a millisecond, the resolution of
 	// the times kept in Redis.
 	Lifetime time.Duration
@@ -212,6 +216,7 @@ func New(client redis.UniversalClient, opts Options) (*Manager, error) {
 	if m.codec == nil {
 		m.codec = JSONCodec{}
 	}
+	set.WarnIfEvicting("sessions (users are logged out)")
 	return m, nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/clientip"
+	"github.com/redisware/redisware/core/internal/eviction"
 	"github.com/redisware/redisware/core/internal/rediscall"
 )
 
@@ -113,4 +114,26 @@ func (r *Resolved) Reject(w http.ResponseWriter, req *http.Request, rej *core.Re
 		return
 	}
 	rej.Write(w)
+}
+
+// WarnIfEvicting checks, once and in the background, whether the Redis the
+// core keeps its state in may evict that state under memory pressure: when
+// its maxmemory-policy is allkeys-* or volatile-* (on a Cluster, any
+// master's), it logs one warn-level line through Logger naming the
+// component, the policy and what the core would lose, such as "sessions
+// (users are logged out)". clients are the clients to check; none means
+// Client. A policy that cannot be read is logged at debug level only, as
+// is a policy that evicts nothing (package eviction). The check reads INFO
+// memory on connections of its own, within a few seconds; the returned
+// channel is closed when it is done, and New need not wait for it.
+func (r *Resolved) WarnIfEvicting(what string, clients ...redis.UniversalClient) <-chan struct{} {
+	if len(clients) == 0 {
+		clients = []redis.UniversalClient{r.Client}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		eviction.Check(context.Background(), r.Logger, r.Component, what, clients...)
+	}()
+	return done
 }
