@@ -84,4 +84,9 @@
 //
 // Keys: <prefix>idem:<name>:{<hash>}, one hash per record, with a TTL
 // (the claim TTL while in flight, the retention once done).
+//
+// New logs one warning at start-up when the server's maxmemory-policy may
+// evict its keys (allkeys-* or volatile-*: every redisware key has a TTL);
+// keep idempotency records on a Redis with noeviction (README, Running Redis in
+// production).
 package idempotency

@@ -105,4 +105,9 @@
 // New and NewRedlock take Options, which embed the deployment's shared
 // core.Settings as every redisware core's Options do; they validate them
 // once, up front, and an error names the field that cannot work.
+//
+// New logs one warning at start-up when the server's maxmemory-policy may
+// evict its keys (allkeys-* or volatile-*: every redisware key has a TTL);
+// keep locks on a Redis with noeviction (README, Running Redis in
+// production).
 package lock

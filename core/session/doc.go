@@ -173,7 +173,8 @@
 // their own expiry, checked in one round trip; parsing and verifying the
 // token is left to TokenGuardOptions.Parse. The guard answers 401 with
 // WWW-Authenticate: Bearer error="invalid_token" to a missing, invalid or
-// revoked token, and 503 while the list cannot be read.
+// revoked token, and 503 while the list cannot be read. Revoked reads the
+// master, through a script, even when the client reads from replicas.
 //
 // # Keys
 //
@@ -184,4 +185,9 @@
 // <prefix>sess:{u.<user tag>}:idx for the user's index;
 // <prefix>deny:{<token hash>}. All have TTLs (a marker lives one minute),
 // except <prefix>sess:{secret}, the secret, when Settings.Secret is empty.
+//
+// New logs one warning at start-up when the server's maxmemory-policy may
+// evict its keys (allkeys-* or volatile-*: every redisware key has a TTL);
+// keep sessions on a Redis with noeviction (README, Running Redis in
+// production).
 package session
