@@ -30,7 +30,12 @@
 // and Destroy only record what to do; it is written just before the
 // response starts. So a request whose handler never touches its session
 // costs no Redis call and gets no Set-Cookie; one that reads it costs one
-// round trip, and one more if it changed something. Incr on a session not loaded yet loads it and adds in
+// round trip, and one more if it also changed something. One whose first
+// use of its session is a change (Put, Remove, RememberMe, SetDeadline)
+// costs one round trip too: the change is written without a load, by a
+// script that makes the load's checks itself (the deadline, the idle
+// timeout, a renewal, the secret the session was bound under) and slides
+// the idle expiry. Incr on a session not loaded yet loads it and adds in
 // one script; Destroy and Login need no load.
 //
 // When Redis fails or does not answer in time (Settings.Timeout), only the
@@ -49,12 +54,15 @@
 // # Storage and writes
 //
 // Each session is a Redis hash, one field per value plus metadata
-// (created, last seen, absolute deadline, user, user agent, address, the
-// RememberMe choice). A request that changes values writes only those (and
-// its deletions) in one round trip, just before its response starts, so
-// two concurrent requests that change different values both keep their
-// change, and Incr counts exactly. The write only happens while the session exists: a request
-// still in flight cannot bring back a session destroyed meanwhile. The
+// (created, last seen, absolute deadline, the RememberMe choice; for a
+// session bound to a user, the user, the user agent and address of its
+// login, and a fingerprint of the secret it was bound under). A request
+// that changes values writes only those (and its deletions) in one round
+// trip, just before its response starts, so two concurrent requests that
+// change different values both keep their change, and Incr counts
+// exactly. The write only happens while the session lives, by the same
+// checks as a load: a request still in flight cannot bring back a session
+// destroyed, revoked, renewed or expired meanwhile. The
 // Redis TTL is the earlier of the idle and the absolute expiry (the end of
 // Lifetime, or an earlier SetDeadline), and both are also checked on every
 // load.
@@ -139,11 +147,15 @@
 // It is Settings.Secret when set; otherwise a random 32-byte secret is
 // created once in Redis, under <prefix>sess:{secret} with SET NX, and read
 // by every instance, so a bare machine and a fleet both work without
-// configuration. New does not fetch it: the first request that needs a tag
-// (a Login, the first load of a bound session, ListSessions, Revoke,
-// RevokeAll) does, once per instance, with concurrent callers sharing that
-// one fetch; if Redis cannot answer, that request gets the usual 503 and
-// the next one tries again. It is the one key redisware keeps without a
+// configuration. A session bound to a user also keeps a fingerprint of
+// the secret (HMAC-SHA256 of a constant under it, truncated; the secret
+// cannot be recovered from it), which the scripts that write to a session
+// not loaded check as a load checks the tag: a session bound under another
+// secret is never written. New does not fetch the secret: the first
+// request that needs it (a Login, the first use of a bound session,
+// ListSessions, Revoke, RevokeAll) does, once per instance, with
+// concurrent callers sharing that one fetch; if Redis cannot answer, that
+// request gets the usual 503 and the next one tries again. It is the one key redisware keeps without a
 // TTL, so a volatile-* eviction policy never evicts it. If it is lost all
 // the same (FLUSHALL, an allkeys-* policy), the running instances put
 // their copy back when they next check it (in the background, at most

@@ -64,7 +64,8 @@ func TestRoundTrips(t *testing.T) {
 	step("/login?user=ann", 3)                             // the secret (once per instance), take, create
 	step("/login?user=ann", 2)                             // take, create: no load
 	step("/get?k=a", 1)                                    // load
-	step("/put?b=2", 2)                                    // load as the response starts, save
+	step("/put?b=2", 1)                                    // saved without a load: save.lua checks the session
+	step("/getput?k=b&v=3", 2)                             // load, then save
 	step("/incr?k=n", 1)                                   // load and add, one script
 	if w := step("/incr?k=n", 1); w.Body.String() != "2" { // and again
 		t.Fatalf("n = %q, want 2", w.Body)

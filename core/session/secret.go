@@ -144,3 +144,19 @@ func (m *Manager) userTag(ctx context.Context, user string) (string, error) {
 
 // tagBytes is the length of a user tag before encoding (16 characters).
 const tagBytes = 12
+
+// fingerprint returns what a session bound to a user keeps of the secret
+// it was bound under (its "_k" field): HMAC-SHA256 of a constant under the
+// secret, truncated, from which the secret cannot be recovered. A script
+// that writes to a session it has not loaded compares it, as a load
+// compares the user tag: a session bound under another secret is dead,
+// and is not written.
+func (m *Manager) fingerprint(ctx context.Context) (string, error) {
+	key, err := m.secret(ctx)
+	if err != nil {
+		return "", err
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("redisware session secret fingerprint"))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:tagBytes]), nil
+}

@@ -26,6 +26,7 @@ const (
 	fAgent    = "_a"
 	fAddr     = "_i"
 	fRemember = "_p" // RememberMe's choice: "1" persistent, "0" not; absent: the default
+	fKey      = "_k" // the fingerprint of the secret a session bound to a user was bound under
 )
 
 // maxAgent bounds the stored User-Agent.
@@ -66,7 +67,11 @@ const (
 // failed and returns the error, wrapping ErrUnavailable.
 func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta int64) (incrResult, error) {
 	rf := s.sent // set once, before the handler ran
-	args := []interface{}{m.now(), m.idle.Milliseconds()}
+	fp, err := m.fingerprintOf(ctx, rf)
+	if err != nil {
+		return incrResult{}, m.loadFailed(ctx, s, err)
+	}
+	args := []interface{}{m.now(), m.idle.Milliseconds(), fp}
 	if incrKey != "" {
 		args = append(args, "v:"+incrKey, delta)
 	}
@@ -75,15 +80,12 @@ func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta in
 		return incrResult{}, m.loadFailed(ctx, s, m.fail(ctx, "load", err))
 	}
 	reply, _ := v.([]interface{})
-	var status int64
-	if len(reply) > 0 {
-		status, _ = reply[0].(int64)
-	}
-	if status != 1 || len(reply) < 3 {
+	n := len(reply) - 2 // the fields and their values, then now and incr
+	if n < 0 || n%2 != 0 {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.state, s.stored = loaded, false
-		if status == 2 {
+		if status, _ := v.(int64); status == 2 {
 			s.renewed = true
 		} else {
 			s.sentBad = true
@@ -91,9 +93,9 @@ func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta in
 		s.merge(nil)
 		return incrResult{}, nil
 	}
-	now, _ := reply[1].(int64)
+	now, _ := reply[n].(int64)
 	var res incrResult
-	switch incr := reply[2].(type) {
+	switch incr := reply[n+1].(type) {
 	case []interface{}:
 		res.status = incrDone
 		res.n, _ = incr[0].(int64)
@@ -106,7 +108,8 @@ func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta in
 	var created, deadline, seen int64
 	var user string
 	var rem remember
-	for i := 3; i+1 < len(reply); i += 2 {
+	keyed := false
+	for i := 0; i < n; i += 2 {
 		f, _ := reply[i].(string)
 		val, _ := reply[i+1].(string)
 		switch {
@@ -122,12 +125,15 @@ func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta in
 			user = val
 		case f == fRemember:
 			rem = parseRemember(val)
+		case f == fKey:
+			keyed = true
 		}
 	}
 	live := true
 	if user != "" {
 		// A session bound to a user lives only under the user's tag made
-		// with the current secret: changing the secret ends it.
+		// with the current secret: changing the secret ends it. (load.lua
+		// checked the secret's fingerprint already, before writing.)
 		tag, err := m.userTag(ctx, user)
 		if err != nil {
 			return incrResult{}, m.loadFailed(ctx, s, err)
@@ -144,7 +150,7 @@ func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta in
 		s.merge(nil)
 		return incrResult{}, nil
 	}
-	s.stored, s.seen = true, true
+	s.stored, s.seen, s.keyed = true, true, keyed
 	s.created, s.deadline, s.user, s.remember = time.UnixMilli(created), time.UnixMilli(deadline), user, rem
 	s.merge(vals)
 	if res.status == incrDone && !s.set[incrKey] {
@@ -154,6 +160,15 @@ func (m *Manager) load(ctx context.Context, s *Session, incrKey string, delta in
 		s.refresh = time.UnixMilli(now)
 	}
 	return res, nil
+}
+
+// fingerprintOf returns the secret's fingerprint a script checks before it
+// writes to the session rf: "" for a session bound to nobody.
+func (m *Manager) fingerprintOf(ctx context.Context, rf ref) (string, error) {
+	if rf.tag == "" {
+		return "", nil
+	}
+	return m.fingerprint(ctx)
 }
 
 // merge makes stored (what Redis held; nil for nothing) overlaid with the
@@ -390,22 +405,21 @@ func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// finish writes what the request did to the session, loading it first when
-// it changed values of a session not loaded yet, and returns the cookie to
-// send, if any. The error, wrapping ErrUnavailable, is the load's when the
-// session failed to load.
+// finish writes what the request did to the session, and returns the
+// cookie to send, if any. A session changed but not loaded is written
+// without a load (see save). The error, wrapping ErrUnavailable, is the
+// load's when the session failed to load.
 func (m *Manager) finish(ctx context.Context, s *Session, r *http.Request) (*http.Cookie, error) {
 	s.mu.Lock()
 	st, err := s.state, s.err
-	needLoad := st == unloaded && !s.destroy && !s.renew && (len(s.set) > 0 || len(s.del) > 0 || s.metaPending())
 	s.mu.Unlock()
 	if st == failed {
 		return nil, err
 	}
-	if needLoad {
-		if err := s.ensure(ctx); err != nil {
-			return nil, err
-		}
+	if st == unloaded {
+		// No load may run while what it would merge is being written.
+		s.loadMu.Lock()
+		defer s.loadMu.Unlock()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -447,104 +461,169 @@ func (m *Manager) destroy(ctx context.Context, s *Session) (*http.Cookie, error)
 // Max-Age must move forward (see refreshDue), one that clears it when the
 // session the request used is gone, or none. The caller holds s.mu.
 func (m *Manager) write(ctx context.Context, s *Session, r *http.Request) (*http.Cookie, error) {
-	if !s.stored {
-		switch {
-		case s.renewed:
-			// The ID was renewed by another request moments ago, whose
-			// response carries the new cookie: no session here, and
-			// nothing that would replace that cookie in the browser.
-			s.clearChanges()
-			return nil, nil
-		case s.seen:
-			// The session the handler saw ended while it ran (logout,
-			// revocation, the per-user cap): it stays ended.
-			s.clearChanges()
-			s.values = map[string]string{}
-			return m.expiredCookie(), nil
-		case len(s.set) > 0:
-			// A guest, or a cookie that named no live session: a new
-			// session with this request's values, bound to nobody.
-			fields := map[string]string{}
-			for k := range s.set {
-				fields["v:"+k] = s.values[k]
-			}
-			if s.setRemember != rememberDefault {
-				fields[fRemember] = s.setRemember.field()
-			}
-			c, err := m.create(ctx, s, r, fields, "", "")
-			if err == nil && s.stored {
-				m.tel.count(ctx, "created", 1)
-			}
-			return c, err
-		}
-		s.clearChanges()
-		if s.sentBad && s.used {
-			return m.expiredCookie(), nil
-		}
-		return nil, nil
+	if s.stored || s.state == unloaded {
+		return m.save(ctx, s, r)
 	}
-	choose := s.setRemember != rememberDefault && s.setRemember != s.remember
-	shorten := !s.until.IsZero() && s.until.Before(s.deadline)
-	if len(s.set) > 0 || len(s.del) > 0 || choose || shorten {
-		var until interface{} = ""
-		if shorten {
-			until = s.until.UnixMilli()
-		}
-		n := len(s.set)
-		if choose {
-			n++
-		}
-		args := []interface{}{m.now(), until, n}
-		for k := range s.set {
-			args = append(args, "v:"+k, s.values[k])
-		}
-		if choose {
-			args = append(args, fRemember, s.setRemember.field())
-		}
-		for k := range s.del {
-			args = append(args, "v:"+k)
-		}
-		v, err := m.run(ctx, m.tel.ops["save"], saveScript, []string{m.key(s.ref), m.marker(s.ref)}, args...)
-		if err != nil {
-			return nil, m.fail(ctx, "save", err)
-		}
-		chosen := s.setRemember
+	switch {
+	case s.renewed:
+		// The ID was renewed by another request moments ago, whose
+		// response carries the new cookie: no session here, and
+		// nothing that would replace that cookie in the browser.
 		s.clearChanges()
-		reply, _ := v.([]interface{})
-		var status int64
-		if len(reply) > 0 {
-			status, _ = reply[0].(int64)
-		}
-		switch {
-		case status == 2: // renewed by another request meanwhile
-			s.stored, s.renewed = false, true
-			return nil, nil
-		case status != 1 || len(reply) != 3:
-			// Ended by another request meanwhile, or by this deadline:
-			// it stays ended.
-			s.stored = false
-			return m.expiredCookie(), nil
-		}
-		now, _ := reply[1].(int64)
-		deadline, _ := reply[2].(int64)
-		was := m.persistent(s.remember)
-		if choose {
-			s.remember = chosen
-		}
-		moved := deadline != s.deadline.UnixMilli()
-		s.deadline = time.UnixMilli(deadline)
-		// Re-sent when what the cookie carries changed: its kind, or its
-		// Max-Age, which follows the deadline and the idle expiry.
-		if is := m.persistent(s.remember); is != was || (is && (moved || !s.refresh.IsZero())) {
-			return m.cookieFor(s, time.UnixMilli(now)), nil
-		}
 		return nil, nil
+	case s.seen:
+		// The session the handler saw ended while it ran (logout,
+		// revocation, the per-user cap): it stays ended.
+		s.clearChanges()
+		s.values = map[string]string{}
+		return m.expiredCookie(), nil
+	case len(s.set) > 0:
+		// A guest, or a cookie that named no live session: a new
+		// session with this request's values, bound to nobody.
+		fields := map[string]string{}
+		for k := range s.set {
+			fields["v:"+k] = s.values[k]
+		}
+		if s.setRemember != rememberDefault {
+			fields[fRemember] = s.setRemember.field()
+		}
+		c, err := m.create(ctx, s, r, fields, "", "")
+		if err == nil && s.stored {
+			m.tel.count(ctx, "created", 1)
+		}
+		return c, err
 	}
 	s.clearChanges()
-	if s.refresh.IsZero() {
-		return nil, nil
+	if s.sentBad && s.used {
+		return m.expiredCookie(), nil
 	}
-	return m.cookieFor(s, s.refresh), nil
+	return nil, nil
+}
+
+// save writes what the request changed to the stored session with
+// save.lua, and returns the cookie to send. A session the request changed
+// without loading it is written all the same, in one round trip: save.lua
+// makes the checks a load would (deadline, idle, the renewal marker, the
+// secret the session was bound under), writes only to a session alive, and
+// returns what the cookie depends on (the previous use, the deadline, the
+// RememberMe choice); the session then stays unloaded, and a later read
+// loads it. The caller holds s.mu.
+func (m *Manager) save(ctx context.Context, s *Session, r *http.Request) (*http.Cookie, error) {
+	unread := s.state == unloaded
+	choose := s.setRemember != rememberDefault && (unread || s.setRemember != s.remember)
+	shorten := !s.until.IsZero() && (unread || s.until.Before(s.deadline))
+	if len(s.set) == 0 && len(s.del) == 0 && !choose && !shorten {
+		s.clearChanges()
+		if s.refresh.IsZero() {
+			return nil, nil
+		}
+		return m.cookieFor(s, s.refresh), nil
+	}
+	fp, err := m.fingerprintOf(ctx, s.ref)
+	if err != nil {
+		return nil, err
+	}
+	var until interface{} = ""
+	if shorten {
+		until = s.until.UnixMilli()
+	}
+	// A session bound before fingerprints were kept gets its own, once a
+	// load has checked its user tag.
+	upgrade := fp != "" && !unread && !s.keyed
+	n := len(s.set)
+	if choose {
+		n++
+	}
+	if upgrade {
+		n++
+	}
+	var idle interface{} = "" // loaded: load.lua checked it and slid its idle expiry
+	if unread {
+		idle = m.idle.Milliseconds()
+	}
+	args := make([]interface{}, 0, 5+2*n+len(s.del))
+	args = append(args, m.now(), idle, fp, until, n)
+	for k := range s.set {
+		args = append(args, "v:"+k, s.values[k])
+	}
+	if choose {
+		args = append(args, fRemember, s.setRemember.field())
+	}
+	if upgrade {
+		args = append(args, fKey, fp)
+	}
+	for k := range s.del {
+		args = append(args, "v:"+k)
+	}
+	v, err := m.run(ctx, m.tel.ops["save"], saveScript, []string{m.key(s.ref), m.marker(s.ref)}, args...)
+	if err != nil {
+		return nil, m.fail(ctx, "save", err)
+	}
+	reply, _ := v.([]interface{})
+	var status int64
+	if len(reply) > 0 {
+		status, _ = reply[0].(int64)
+	}
+	switch {
+	case status == 2: // renewed by another request, before or while this one ran
+		s.state, s.stored, s.renewed = loaded, false, true
+		s.merge(nil)
+		s.clearChanges()
+		return nil, nil
+	case status == 1 && len(reply) == 6:
+	case unread && status == 4:
+		// Bound before fingerprints were kept: load it, which checks its
+		// user tag, then save. The caller holds s.loadMu (see finish).
+		s.mu.Unlock()
+		_, err := m.load(ctx, s, "", 0)
+		s.mu.Lock()
+		if err != nil {
+			return nil, err
+		}
+		return m.write(ctx, s, r)
+	case unread && status == 0:
+		// As a load would have found: the cookie names no live session,
+		// and the request's values go to a new one (see write).
+		s.state, s.stored, s.sentBad = loaded, false, true
+		s.merge(nil)
+		return m.write(ctx, s, r)
+	default:
+		// Ended by another request meanwhile, or by this deadline: it
+		// stays ended.
+		s.state, s.stored = loaded, false
+		s.clearChanges()
+		s.values = map[string]string{}
+		return m.expiredCookie(), nil
+	}
+	now, _ := reply[1].(int64)
+	before, _ := reply[2].(int64)
+	deadline, _ := reply[3].(int64)
+	if unread {
+		// What a load would have told: the cookie's kind and Max-Age
+		// before this write, and whether the idle expiry moved into a
+		// new tenth of IdleTimeout.
+		seen, _ := reply[4].(int64)
+		p, _ := reply[5].(string)
+		s.stored, s.seen = true, true
+		s.remember, s.deadline = parseRemember(p), time.UnixMilli(before)
+		if m.refreshDue(seen, now, m.persistent(s.remember)) {
+			s.refresh = time.UnixMilli(now)
+		}
+	}
+	chosen := s.setRemember
+	s.clearChanges()
+	was := m.persistent(s.remember)
+	if choose {
+		s.remember = chosen
+	}
+	moved := deadline != s.deadline.UnixMilli()
+	s.deadline = time.UnixMilli(deadline)
+	// Re-sent when what the cookie carries changed: its kind, or its
+	// Max-Age, which follows the deadline and the idle expiry.
+	if is := m.persistent(s.remember); is != was || (is && (moved || !s.refresh.IsZero())) {
+		return m.cookieFor(s, time.UnixMilli(now)), nil
+	}
+	return nil, nil
 }
 
 // clearChanges forgets what the request recorded to write. The caller
@@ -658,13 +737,20 @@ func (m *Manager) renew(ctx context.Context, s *Session, r *http.Request) (*http
 // creates nothing, and s is left not stored, with the cookie the request
 // carried cleared. The caller holds s.mu.
 func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, fields map[string]string, deadline, user string) (*http.Cookie, error) {
-	agent := r.UserAgent()
-	if len(agent) > maxAgent {
-		agent = agent[:maxAgent]
-	}
-	fields[fAgent] = agent
-	if addr, err := m.set.IP.ClientIP(r); err == nil {
-		fields[fAddr] = addr.String()
+	// The user agent and address are for ListSessions, which lists the
+	// sessions of a user: a session bound to nobody has no use for them,
+	// and every load would read them.
+	delete(fields, fAgent)
+	delete(fields, fAddr)
+	if user != "" {
+		agent := r.UserAgent()
+		if len(agent) > maxAgent {
+			agent = agent[:maxAgent]
+		}
+		fields[fAgent] = agent
+		if addr, err := m.set.IP.ClientIP(r); err == nil {
+			fields[fAddr] = addr.String()
+		}
 	}
 	id := newID()
 	rf := ref{hash: hashID(id)}
@@ -675,12 +761,17 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 		if err != nil {
 			return nil, err
 		}
+		fp, err := m.fingerprint(ctx)
+		if err != nil {
+			return nil, err
+		}
 		rf.tag = tag
-		fields[fUser] = user
+		fields[fUser], fields[fKey] = user, fp
 		base = m.userBase(rf.tag)
 		ks = append(ks, m.key(rf), m.index(rf.tag))
 	} else {
 		delete(fields, fUser)
+		delete(fields, fKey)
 		ks = append(ks, m.key(rf))
 	}
 	var until interface{} = ""
@@ -713,7 +804,7 @@ func (m *Manager) create(ctx context.Context, s *Session, r *http.Request, field
 	}
 	now, _ := reply[1].(int64)
 	dl, _ := reply[2].(int64)
-	s.id, s.ref, s.stored, s.user = id, rf, true, user
+	s.id, s.ref, s.stored, s.user, s.keyed = id, rf, true, user, user != ""
 	s.state, s.renewed, s.sentBad, s.refresh = loaded, false, false, time.Time{}
 	s.values = map[string]string{}
 	for f, v := range fields {

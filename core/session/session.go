@@ -49,9 +49,11 @@ const (
 // Keys, Clear, Incr, CreatedAt, Deadline and Ref. Put, Remove, Renew,
 // Login, RememberMe, SetDeadline and Destroy only record what to do,
 // without calling Redis; what they recorded is written when the response
-// starts (a session changed but never loaded is loaded then, just before
-// the write). A request that never touches its session costs no Redis
-// call and sets no cookie.
+// starts, in one round trip, loaded or not (a session changed but never
+// loaded is written without a load, by a script that makes the load's
+// checks itself, so a change never reaches a session that has ended). A
+// request that never touches its session costs no Redis call and sets no
+// cookie.
 //
 // When the load fails, the session is failed: reads return zero values
 // (Get and Pop return the error too), nothing the request changes is
@@ -81,6 +83,7 @@ type Session struct {
 	used   bool  // a method of the session was called: the response depends on the cookie
 	stored bool  // the session exists in Redis, as far as this request knows
 	seen   bool  // the handler saw the session alive (a load found it)
+	keyed  bool  // the loaded session holds the secret's fingerprint (see Manager.fingerprint)
 
 	values map[string]string
 	set    map[string]bool
@@ -161,7 +164,8 @@ func (s *Session) VaryKey() string {
 }
 
 // Put records v, encoded by the Manager's Codec, under key. It does not
-// call Redis: the change is written when the response starts.
+// call Redis: the change is written when the response starts, without a
+// load if nothing loaded the session.
 func (s *Session) Put(key string, v any) error {
 	data, err := s.m.codec.Encode(v)
 	if err != nil {

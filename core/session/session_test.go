@@ -75,6 +75,12 @@ func app(t *testing.T) http.Handler {
 			}
 		case "/get":
 			fmt.Fprint(w, s.GetString(q.Get("k")))
+		case "/getput": // read k, then set it to v
+			old := s.GetString(q.Get("k"))
+			if err := s.Put(q.Get("k"), q.Get("v")); err != nil {
+				t.Error(err)
+			}
+			fmt.Fprint(w, old)
 		case "/login":
 			s.Login(q.Get("user"))
 		case "/renew":
