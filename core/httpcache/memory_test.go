@@ -305,11 +305,16 @@ func TestFillAfterLocalHitStores(t *testing.T) {
 	}
 	get(m, o, "/l")             // run 2, stored under the new generation
 	wantHit(t, get(m, o, "/l")) // from Redis, into the tier
+	// The invalidation's own message comes back through the subscription
+	// at a time of its own (late on a Cluster, whose bus carries it) and
+	// drops the entry again: the next hit is from Redis, the one after
+	// from the tier.
 	rt := redistest.CountRoundTrips(c.client)
-	wantHit(t, get(m, o, "/l")) // from the tier
-	if rt.Load() != 0 {
-		t.Fatalf("a local hit made %d round trips", rt.Load())
-	}
+	waitFor(t, "a hit from the tier", func() bool {
+		before := rt.Load()
+		wantHit(t, get(m, o, "/l"))
+		return rt.Load() == before
+	})
 	if w := get(m, o, "/l", "Cache-Control: no-cache"); w.Body.String() != "run 3" {
 		t.Fatalf("no-cache: %q", w.Body)
 	}
