@@ -20,19 +20,22 @@ import (
 // stubRedis answers every script call with reply without touching the
 // network, so a benchmark measures the CPU of the decision path itself
 // (key, arguments, go-redis, decoding, headers, telemetry).
-type stubRedis struct{ reply []interface{} }
+type stubRedis struct{ reply interface{} }
 
-// allowedReply is a GCRA reply that admits the request; deniedReply one
-// that denies it for a minute.
+// benchLimit is the limit of the stubbed benchmarks: one limit, so that
+// decisions run gcra1.lua, whose replies these are. allowedReply admits a
+// request (packed: reset after 3,600 µs × (burst + 1) + 999 remaining);
+// deniedReply denies it for a minute (remaining, retry after, reset after).
 var (
-	allowedReply = []interface{}{int64(1), int64(999), int64(0), int64(3600)}
-	deniedReply  = []interface{}{int64(0), int64(0), int64(60_000_000), int64(60_000_000)}
+	benchLimit   = ratelimit.PerHour(1_000_000)
+	allowedReply = int64(3600*(1_000_000+1) + 999)
+	deniedReply  = []interface{}{int64(0), int64(60_000_000), int64(60_000_000)}
 )
 
 func (stubRedis) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (s stubRedis) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if c, ok := cmd.(*redis.Cmd); ok {
+		if c, ok := cmd.(interface{ SetVal(interface{}) }); ok {
 			c.SetVal(s.reply)
 		}
 		return nil
@@ -65,7 +68,7 @@ func BenchmarkDecideCPU(b *testing.B) {
 		b.Run("telemetry="+mode, func(b *testing.B) {
 			rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 			rdb.AddHook(stubRedis{allowedReply})
-			opts := ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}, Key: ratelimit.KeyByHeader("X-Key")}
+			opts := ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{benchLimit}, Key: ratelimit.KeyByHeader("X-Key")}
 			if mode == "off" {
 				opts.MeterProvider, opts.TracerProvider = metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()
 			}
@@ -95,7 +98,7 @@ func BenchmarkDeniedCPU(b *testing.B) {
 		b.Run("telemetry="+mode, func(b *testing.B) {
 			rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 			rdb.AddHook(stubRedis{deniedReply})
-			opts := ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}}
+			opts := ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{benchLimit}}
 			if mode == "off" {
 				opts.Settings = core.Settings{MeterProvider: metricnoop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()}
 			}
@@ -125,7 +128,7 @@ func BenchmarkDecide(b *testing.B) {
 	for _, mode := range []string{"off", "noop"} {
 		b.Run("telemetry="+mode, func(b *testing.B) {
 			srv := redistest.New(b)
-			opts := ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)}, Key: ratelimit.KeyByHeader("X-Key")}
+			opts := ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{benchLimit}, Key: ratelimit.KeyByHeader("X-Key")}
 			opts.Prefix = srv.Prefix
 			if mode == "off" {
 				opts.MeterProvider, opts.TracerProvider = metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()
@@ -157,7 +160,7 @@ func BenchmarkDecide(b *testing.B) {
 func BenchmarkFloodedKey(b *testing.B) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 	rdb.AddHook(stubRedis{deniedReply})
-	l, err := ratelimit.New(rdb, ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{ratelimit.PerHour(1_000_000_000)},
+	l, err := ratelimit.New(rdb, ratelimit.Options{Name: "bench", Limits: []ratelimit.Limit{benchLimit},
 		Settings: core.Settings{MeterProvider: metricnoop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()}})
 	if err != nil {
 		b.Fatal(err)

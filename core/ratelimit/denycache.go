@@ -30,6 +30,16 @@ import (
 // one thing that can still make an entry wrong is a Reset made on another
 // instance; see Limiter.Reset. Remaining in a cached answer is what Redis
 // last said, so it may overstate what other instances have left since.
+//
+// An entry also comes from an admission that took what was left (Redis
+// then says when the next request of its cost can pass), and it outlives
+// its end as the key's probe: when a flood's entry runs out, every request
+// in flight at that moment would go to Redis at once, and all but one be
+// denied. Instead the first becomes the probe and asks Redis, and the
+// others of the same cost wait for its answer (at most until its deadline)
+// and look again: in a flood, that answer is a new entry. A request waits
+// for others' calls no longer than one call may last (Settings.Timeout),
+// then asks Redis itself.
 type denyCache struct {
 	shards [denyShards]denyShard
 	max    int // entries per shard
@@ -66,6 +76,16 @@ type denyEntry struct {
 	at    time.Time // when the Redis call that produced res was sent
 	cost  int
 	res   Result
+	probe *denyProbe // the request asking Redis since the entry ran out
+}
+
+// denyProbe is the call a request makes for a key whose entry has run out,
+// which the key's other requests of the same cost wait for.
+type denyProbe struct {
+	done chan struct{}
+	// expired is closed at the call's deadline (nil: it has none), when
+	// nobody waits for it any longer.
+	expired <-chan struct{}
 }
 
 func newDenyCache(size int) *denyCache {
@@ -80,13 +100,12 @@ func newDenyCache(size int) *denyCache {
 	return c
 }
 
-func (c *denyCache) shard(key string) *denyShard {
-	return &c.shards[maphash.String(c.seed, key)%denyShards]
-}
-
 // ticket returns the ticket of a Redis call about to be sent for key.
 func (c *denyCache) ticket(key string) denyTicket {
-	h := maphash.String(c.seed, key)
+	return c.ticketOf(maphash.String(c.seed, key))
+}
+
+func (c *denyCache) ticketOf(h uint64) denyTicket {
 	t := denyTicket{s: &c.shards[h%denyShards], stripe: uint32(h/denyShards) % resetStripes}
 	t.gen = t.s.gens[t.stripe].Load()
 	return t
@@ -95,13 +114,53 @@ func (c *denyCache) ticket(key string) denyTicket {
 // get returns the cached denial for a request of cost at now, with its
 // durations brought up to date.
 func (c *denyCache) get(key string, cost int, now time.Time) (Result, bool) {
-	s := c.shard(key)
+	res, ok, _, _ := c.check(key, cost, now, false, nil)
+	return res, ok
+}
+
+// check looks key up for a request of cost at now, hashing it once. On a
+// hit it returns the cached denial; on a miss, the ticket of the Redis call
+// the caller sends next, taken before the call is sent. With probing, when
+// key's entry for cost has run out, it returns the entry's probe: a new one
+// (made the caller's, whose call must end with finish and lasts at most
+// timeout; negative: no bound) when nobody is asking Redis yet, else the
+// one to wait for, with nil ticket shard. A probe expires at the deadline
+// of a call of calls made now.
+func (c *denyCache) check(key string, cost int, now time.Time, probing bool, calls *caller) (Result, bool, denyTicket, *denyProbe) {
+	h := maphash.String(c.seed, key)
+	s := &c.shards[h%denyShards]
 	s.mu.RLock()
 	e, ok := s.m[key]
 	s.mu.RUnlock()
-	if !ok || cost != e.cost || !now.Before(e.until) {
-		return Result{}, false
+	if ok && cost == e.cost && now.Before(e.until) {
+		return e.answer(now), true, denyTicket{}, nil
 	}
+	if !ok || cost != e.cost || !probing {
+		return Result{}, false, c.ticketOf(h), nil
+	}
+	s.mu.Lock()
+	e, ok = s.m[key]
+	switch {
+	case ok && cost == e.cost && now.Before(e.until): // filed meanwhile
+		s.mu.Unlock()
+		return e.answer(now), true, denyTicket{}, nil
+	case !ok || cost != e.cost:
+		s.mu.Unlock()
+		return Result{}, false, c.ticketOf(h), nil
+	case e.probe != nil && !closed(e.probe.expired):
+		p := e.probe
+		s.mu.Unlock()
+		return Result{}, false, denyTicket{}, p
+	}
+	p := &denyProbe{done: make(chan struct{}), expired: calls.deadline()}
+	e.probe = p
+	s.m[key] = e
+	s.mu.Unlock()
+	return Result{}, false, c.ticketOf(h), p
+}
+
+// answer is e's denial at now, its durations brought up to date.
+func (e *denyEntry) answer(now time.Time) Result {
 	elapsed := now.Sub(e.at)
 	res := e.res
 	res.Local = true
@@ -115,7 +174,43 @@ func (c *denyCache) get(key string, cost int, now time.Time) (Result, bool) {
 		st.ResetAfter = max(st.ResetAfter-elapsed, 0)
 		res.States[i] = st
 	}
-	return res, true
+	return res
+}
+
+// finish ends probe p of key, made by check for the decision holding
+// ticket t, once its answer has been filed (or not): the requests waiting
+// for it look again.
+func (c *denyCache) finish(t denyTicket, key string, p *denyProbe) {
+	s := t.s
+	s.mu.Lock()
+	if e, ok := s.m[key]; ok && e.probe == p {
+		e.probe = nil
+		s.m[key] = e
+	}
+	s.mu.Unlock()
+	close(p.done)
+}
+
+// wait waits until p has finished or expired, or until ends (closed) or
+// done is closed.
+func (p *denyProbe) wait(done, until <-chan struct{}) {
+	select {
+	case <-p.done:
+	case <-p.expired:
+	case <-until:
+	case <-done:
+	}
+}
+
+// closed reports whether c, which is only ever closed, is; a nil c never
+// is.
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // put records that a request of cost sent at `at`, holding ticket t, was

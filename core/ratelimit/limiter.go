@@ -17,6 +17,7 @@ import (
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
 	"github.com/redisware/redisware/core/internal/settings"
+	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
 // DefaultDenyCacheSize is how many denied keys a Limiter remembers locally
@@ -147,14 +148,19 @@ type Options struct {
 type Limiter struct {
 	res        *settings.Resolved
 	client     redis.UniversalClient
-	call       rediscall.Caller
-	script     *redis.Script
+	call       rediscall.Caller // Reset's calls
+	calls      *caller          // the decisions' script calls
 	algorithm  Algorithm
 	name       string
 	limits     []Limit
 	space      keys.Space
 	suffixes   []string      // per key of a request, after the hash tag
-	limitArgs  []interface{} // rate, period in µs, burst for each limit
+	general    *luaScript    // the script of every call packed does not make
+	nkeys      string        // how many keys general takes, as sent
+	limitArgs  []interface{} // general's rate, period in µs, burst for each limit
+	packed     *luaScript    // gcraOne or fixedWindowOne, or nil
+	packedArgs []interface{} // packed's arguments after the cost
+	packedMax  int           // the largest cost packed takes
 	failClosed bool
 	clock      func() time.Time
 	deny       *denyCache
@@ -171,7 +177,9 @@ type Limiter struct {
 	onDeny   func(*http.Request, Result, bool)
 	policy   string   // the RateLimit-Policy header value
 	exceeded []string // per limit: the start of a 429's detail
-	quoted   []string // per limit: its name as an RFC 9651 string
+	// per limit: a 429's problem body up to the tail of its detail
+	problemHead []string
+	quoted      []string // per limit: its name as an RFC 9651 string
 }
 
 var _ core.Middleware = (*Limiter)(nil)
@@ -201,11 +209,16 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: %w: Settings.TrustedProxies: %w", core.ErrConfig, err)
 	}
+	calls, err := newCaller(client, opts.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: %w: %w", core.ErrConfig, err)
+	}
 	l := &Limiter{
 		res:        res,
 		client:     client,
 		call:       res.Call,
-		script:     scripts[opts.Algorithm],
+		calls:      calls,
+		general:    scripts[opts.Algorithm],
 		algorithm:  opts.Algorithm,
 		name:       opts.Name,
 		failClosed: opts.FailClosed,
@@ -244,25 +257,23 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 		l.limits = append(l.limits, lim)
 		// The suffix names the rule itself, so changing a limit starts
 		// fresh state instead of misreading the old one.
-		l.suffixes = append(l.suffixes, ":"+opts.Algorithm.code()+":"+strconv.Itoa(lim.Rate)+":"+
-			strconv.FormatInt(lim.Period.Microseconds(), 10)+":"+strconv.Itoa(lim.burst()))
+		l.suffixes = append(l.suffixes, keySuffix(opts.Algorithm, lim))
 		l.limitArgs = append(l.limitArgs, lim.Rate, lim.Period.Microseconds(), lim.burst())
 	}
 	if opts.Algorithm == SlidingWindowLog {
 		l.suffixes = append(l.suffixes, ":seq")
 	}
-	switch {
-	case opts.Algorithm == GCRA && len(l.limits) == 1:
-		l.script = gcraOne
-	case opts.Algorithm == FixedWindow && opts.Clock != nil:
+	l.nkeys = strconv.Itoa(len(l.suffixes))
+	if opts.Algorithm == FixedWindow && opts.Clock != nil {
 		// The window's start is stored with its count: another layout,
 		// so other keys.
-		l.script = fixedWindowClock
+		l.general = fixedWindowClock
 		for i := range l.suffixes {
 			l.suffixes[i] += ":c"
 		}
-	case opts.Algorithm == FixedWindow && len(l.limits) == 1:
-		l.script = fixedWindowOne
+	}
+	if len(l.limits) == 1 {
+		l.packed, l.packedArgs, l.packedMax = packedScript(opts.Algorithm, l.limits[0], opts.Clock != nil)
 	}
 	l.space = keys.NewSpace(res.Prefix, "rl", l.name)
 	l.tel = newInstruments(l.name, res)
@@ -277,6 +288,8 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 		l.quoted = append(l.quoted, q)
 	}
 	l.policy, l.exceeded = policyHeader(l.limits, l.quoted), exceededDetails(l.limits)
+	l.problemHead = problemHeads(l.exceeded)
+	res.WarnIfEvicting("rate-limit counters (clients get fresh budgets)")
 	return l, nil
 }
 
@@ -404,66 +417,91 @@ func (l *Limiter) now() time.Time {
 	return time.Now()
 }
 
+// realNow returns sent when it was read from the real clock, else the real
+// clock's time.
+func (l *Limiter) realNow(sent time.Time) time.Time {
+	if l.clock != nil {
+		return time.Now()
+	}
+	return sent
+}
+
 // run decides for key; shadow only changes how a denial is counted.
 func (l *Limiter) run(ctx context.Context, key string, cost int, consume, shadow bool) (Result, error) {
 	if cost < 1 {
 		return Result{Limit: l.limits[0]}, ErrInvalidCost
 	}
+	on := l.tel.on()
 	sent := l.now()
 	var ticket denyTicket
 	if consume && l.deny != nil {
-		if res, ok := l.deny.get(key, cost, sent); ok {
-			if l.tel.t.On {
-				l.tel.local.Add(ctx, 1, l.tel.localOpt)
-				l.count(ctx, res.Allowed, nil, shadow)
+		var (
+			probe *denyProbe
+			// when waiting for others' calls ends: the deadline of a
+			// call made when the first wait began (nil: none yet)
+			waitUntil <-chan struct{}
+		)
+		for {
+			// a miss takes the ticket before the call is sent: a Reset
+			// from now on keeps this call's denial out of the cache
+			res, ok, t, p := l.deny.check(key, cost, sent, !closed(waitUntil), l.calls)
+			if ok {
+				if on {
+					l.tel.counts.local.Add(1)
+					l.count(res.Allowed, nil, shadow)
+				}
+				return res, nil
 			}
-			return res, nil
+			if p == nil || t.s != nil {
+				ticket, probe = t, p
+				break
+			}
+			// Another request is asking Redis about key: its answer is
+			// most likely this one's too. Waiting for others' calls
+			// lasts no longer than one call may.
+			if waitUntil == nil {
+				waitUntil = l.calls.deadline()
+			}
+			p.wait(ctx.Done(), waitUntil)
+			sent = l.now()
 		}
-		// taken before the call is sent: a Reset from now on keeps this
-		// call's denial out of the cache
-		ticket = l.deny.ticket(key)
+		if probe != nil {
+			defer l.deny.finish(ticket, key, probe)
+		}
 	}
-	args := make([]interface{}, 3, 3+len(l.limitArgs))
-	if l.clock != nil {
-		args[0] = sent.UnixMicro()
-	} else {
-		args[0] = ""
-	}
-	args[1] = cost
 	op := l.tel.peek
 	if consume {
-		args[2] = "1"
 		op = l.tel.allow
-	} else {
-		args[2] = "0"
 	}
-	args = append(args, l.limitArgs...)
-	ks := l.space.TaggedSet(key, l.suffixes)
-
-	var raw []interface{}
-	err := l.call.DoMeasured(ctx, op, func(ctx context.Context) error {
-		v, err := l.script.Run(ctx, l.client, ks, args...).Slice()
-		raw = v
-		return err
-	})
-	var res Result
-	if err == nil {
-		res, err = l.decode(raw)
+	var (
+		res  Result
+		next time.Duration
+		err  error
+	)
+	if consume && l.packed != nil && cost <= l.packedMax {
+		res, next, err = l.runPacked(ctx, op, on, key, cost, sent)
+	} else {
+		res, err = l.runGeneral(ctx, op, on, key, cost, consume, sent)
 	}
 	if err != nil {
-		if consume && l.tel.t.On {
-			l.count(ctx, false, err, shadow)
+		if consume && on {
+			l.count(false, err, shadow)
 		}
 		return Result{Allowed: !l.failClosed, Limit: l.limits[0]}, l.fail(ctx, err)
 	}
 	if consume {
-		if l.tel.t.On {
-			l.count(ctx, res.Allowed, nil, shadow)
+		if on {
+			l.count(res.Allowed, nil, shadow)
 		}
 		if l.deny != nil {
-			if res.Allowed {
+			switch {
+			case res.Allowed && next > 0:
+				// This request took what was left: the next one of its
+				// cost is denied until next, and the cache can say so.
+				l.deny.put(ticket, key, cost, sent, sent.Add(next), exhausted(res, next))
+			case res.Allowed:
 				l.deny.forget(ticket, key, sent)
-			} else if res.RetryAfter > 0 {
+			case res.RetryAfter > 0:
 				l.deny.put(ticket, key, cost, sent, sent.Add(res.RetryAfter), res)
 			}
 		}
@@ -471,8 +509,76 @@ func (l *Limiter) run(ctx context.Context, key string, cost int, consume, shadow
 	return res, nil
 }
 
+// runGeneral decides (or peeks) with the algorithm's general script.
+func (l *Limiter) runGeneral(ctx context.Context, op *telemetry.RedisOp, on bool, key string, cost int, consume bool, sent time.Time) (Result, error) {
+	n := len(l.suffixes)
+	args := make([]interface{}, 3+n+3+len(l.limitArgs))
+	args[2] = l.nkeys
+	if n == 1 {
+		args[3] = l.space.Tagged(key, l.suffixes[0])
+	} else {
+		for i, k := range l.space.TaggedSet(key, l.suffixes) {
+			args[3+i] = k
+		}
+	}
+	a := args[3+n:]
+	if l.clock != nil {
+		a[0] = sent.UnixMicro()
+	} else {
+		a[0] = ""
+	}
+	a[1] = cost
+	if consume {
+		a[2] = "1"
+	} else {
+		a[2] = "0"
+	}
+	copy(a[3:], l.limitArgs)
+	raw, err := l.calls.eval(ctx, op, on, l.general, args, l.realNow(sent))
+	if err != nil {
+		return Result{}, err
+	}
+	return l.decode(raw)
+}
+
+// exhausted returns the denial of the request after an admitted res, of
+// the same cost, for the next retryAfter.
+func exhausted(res Result, retryAfter time.Duration) Result {
+	st := res.States[0]
+	st.Allowed, st.RetryAfter = false, retryAfter
+	return Result{Limit: st.Limit, Remaining: st.Remaining, RetryAfter: retryAfter, ResetAfter: st.ResetAfter, States: []State{st}}
+}
+
+// runPacked decides with the packed script of a one-limit policy. An
+// admitted request also returns how long another of its cost would be
+// denied (see unpack).
+func (l *Limiter) runPacked(ctx context.Context, op *telemetry.RedisOp, on bool, key string, cost int, sent time.Time) (Result, time.Duration, error) {
+	n := 5 + len(l.packedArgs)
+	if l.clock != nil {
+		n++
+	}
+	args := make([]interface{}, n)
+	args[2] = "1"
+	args[3] = l.space.Tagged(key, l.suffixes[0])
+	args[4] = cost
+	copy(args[5:], l.packedArgs)
+	if l.clock != nil {
+		args[n-1] = sent.UnixMicro()
+	}
+	raw, err := l.calls.eval(ctx, op, on, l.packed, args, l.realNow(sent))
+	if err != nil {
+		return Result{}, 0, err
+	}
+	st, next, err := unpack(l.algorithm, l.limits[0], cost, raw)
+	if err != nil {
+		return Result{}, 0, err
+	}
+	return Result{Allowed: st.Allowed, Limit: st.Limit, Remaining: st.Remaining, RetryAfter: st.RetryAfter,
+		ResetAfter: st.ResetAfter, States: []State{st}}, next, nil
+}
+
 // count records one decision.
-func (l *Limiter) count(ctx context.Context, allowed bool, err error, shadow bool) {
+func (l *Limiter) count(allowed bool, err error, shadow bool) {
 	o := outcomeAllowed
 	switch {
 	case err != nil && l.failClosed:
@@ -484,10 +590,14 @@ func (l *Limiter) count(ctx context.Context, allowed bool, err error, shadow boo
 	case !allowed:
 		o = outcomeDenied
 	}
-	l.tel.decisions.Add(ctx, 1, l.tel.outcomes[o])
+	l.tel.counts.decided[o].Add(1)
 }
 
-func (l *Limiter) decode(raw []interface{}) (Result, error) {
+func (l *Limiter) decode(reply interface{}) (Result, error) {
+	raw, ok := reply.([]interface{})
+	if !ok {
+		return Result{}, fmt.Errorf("unexpected script reply %T", reply)
+	}
 	if len(raw) != 4*len(l.limits) {
 		return Result{}, fmt.Errorf("unexpected script reply of %d values", len(raw))
 	}

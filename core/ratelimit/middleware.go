@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -55,6 +56,9 @@ func (l *Limiter) Serve(w http.ResponseWriter, r *http.Request, next http.Handle
 // application/problem+json body.
 func (l *Limiter) Reject(w http.ResponseWriter, r *http.Request, rej *core.Rejection) {
 	if l.res.OnReject == nil {
+		if e, ok := rej.Err.(*denied); ok && e.err == nil && l.writeTooMany(w, rej, e) {
+			return
+		}
 		rej.Write(w)
 		return
 	}
@@ -121,7 +125,7 @@ type decision struct {
 // decide checks r, in a span of its own when the request has one.
 func (l *Limiter) decide(r *http.Request) decision {
 	t := l.tel.t
-	if !t.On || !trace.SpanContextFromContext(r.Context()).IsValid() {
+	if !trace.SpanContextFromContext(r.Context()).IsValid() || !l.tel.on() {
 		// A decision span is a child of the request's span: without one
 		// (no tracing upstream), none is made, and the path stays free.
 		return l.decideIn(r.Context(), r)
@@ -132,20 +136,20 @@ func (l *Limiter) decide(r *http.Request) decision {
 		span.End()
 		return d
 	}
-	outcome := outcomeAllowed
+	outcome := outcomeNames[outcomeAllowed]
 	switch {
 	case d.skipped:
 		outcome = "skipped"
 	case d.shadow:
-		outcome = outcomeShadowDenied
+		outcome = outcomeNames[outcomeShadowDenied]
 	case d.status == http.StatusTooManyRequests:
-		outcome = outcomeDenied
+		outcome = outcomeNames[outcomeDenied]
 	case d.status == http.StatusServiceUnavailable:
-		outcome = outcomeFailedClosed
+		outcome = outcomeNames[outcomeFailedClosed]
 	case d.status != 0:
 		outcome = "rejected"
 	case d.err != nil:
-		outcome = outcomeFailedOpen
+		outcome = outcomeNames[outcomeFailedOpen]
 	}
 	span.SetAttributes(telemetry.Outcome.String(outcome), attribute.Bool("redisware.ratelimit.local", d.res.Local))
 	if d.res.States != nil {
@@ -214,29 +218,36 @@ func (l *Limiter) keyFailed(r *http.Request, err error) decision {
 
 // setHeaders sets the headers of a request let through on h.
 func (l *Limiter) setHeaders(h http.Header, res *Result) {
-	h.Set("RateLimit-Policy", l.policy)
-	h.Set("RateLimit", l.rateLimitHeader(res.States))
+	// the names are canonical already: Set would canonicalise them again
+	h[hdrPolicy] = []string{l.policy}
+	h[hdrRateLimit] = []string{l.rateLimitHeader(res.States)}
 	if l.legacy {
-		h.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit.Rate))
-		h.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(ceilSeconds(res.ResetAfter), 10))
+		h[hdrLegacyLimit] = []string{strconv.Itoa(res.Limit.Rate)}
+		h[hdrLegacyRemain] = []string{strconv.Itoa(res.Remaining)}
+		h[hdrLegacyResetsIn] = []string{strconv.FormatInt(ceilSeconds(res.ResetAfter), 10)}
 	}
 }
 
-// denial is a 429 or 503 Rejection with the Result behind it and the
-// values of its header fields, made in one allocation.
+// denial is a 429 or 503 Rejection with the Result behind it, made in one
+// allocation.
 type denial struct {
 	rej   core.Rejection
 	cause denied
-	vals  [6]string
 }
 
 // denied is the Err of a rejection that has a Result: Reject finds the
-// Result there for Settings.OnReject.
+// Result there for Settings.OnReject, and what it needs to write a 429
+// quickly.
 type denied struct {
 	res    Result
 	policy string
 	err    error // the Redis error of a 503; nil for a 429
+	limit  int   // a 429's: the index of the limit that denies
+	tail   string
+	// vals are the values of a 429's header fields: the Rejection's
+	// (RateLimit-Policy, RateLimit, Retry-After and the legacy ones), then
+	// Content-Type, Content-Length and X-Content-Type-Options.
+	vals [9]string
 }
 
 func (e *denied) Error() string {
@@ -273,44 +284,87 @@ const (
 	hdrLegacyResetsIn = "X-Ratelimit-Reset"
 )
 
-// tooMany returns the 429 of a denial.
+// tooMany returns the 429 of a denial. Its detail is l.exceeded of the
+// limit that denies followed by a tail.
 func (l *Limiter) tooMany(res *Result) *core.Rejection {
-	x := &denial{cause: denied{res: *res, policy: l.name}}
+	x := &denial{cause: denied{res: *res, policy: l.name, limit: l.limitIndex(res.Limit.Name)}}
+	e := &x.cause
 	h := make(http.Header, 6)
 	set := func(i int, name, v string) {
-		x.vals[i] = v
-		h[name] = x.vals[i : i+1 : i+1]
+		e.vals[i] = v
+		h[name] = e.vals[i : i+1 : i+1]
 	}
 	set(0, hdrPolicy, l.policy)
 	set(1, hdrRateLimit, l.rateLimitHeader(res.States))
-	detail := l.exceededDetail(res.Limit.Name)
 	if res.Never() {
-		detail += "; this request's cost exceeds the limit and can never be admitted."
+		e.tail = "; this request's cost exceeds the limit and can never be admitted."
 	} else {
 		secs := strconv.FormatInt(max(ceilSeconds(res.RetryAfter), 1), 10)
 		if res.RetryAfter > 0 {
 			set(2, hdrRetryAfter, secs)
 		}
-		detail += "; retry in " + secs + " s."
+		e.tail = "; retry in " + secs + " s."
 	}
 	if l.legacy {
 		set(3, hdrLegacyLimit, strconv.Itoa(res.Limit.Rate))
 		set(4, hdrLegacyRemain, strconv.Itoa(res.Remaining))
 		set(5, hdrLegacyResetsIn, strconv.FormatInt(ceilSeconds(res.ResetAfter), 10))
 	}
-	x.rej = core.Rejection{Status: http.StatusTooManyRequests, Detail: detail, Header: h, Err: &x.cause}
+	x.rej = core.Rejection{Status: http.StatusTooManyRequests, Detail: l.exceeded[e.limit] + e.tail, Header: h, Err: e}
 	return &x.rej
 }
 
-// exceededDetail returns the start of the detail of a 429 from the limit
-// named name: `Rate limit "name" of 10 per 1m0s exceeded`.
-func (l *Limiter) exceededDetail(name string) string {
+// writeTooMany writes rej, a 429 of tooMany's whose e is its Err, exactly
+// as rej.Write would (the fields of its Header, Content-Type,
+// Content-Length, X-Content-Type-Options and the RFC 9457 problem body),
+// from parts made once in New instead of a JSON encoding per request. It
+// reports false, writing nothing, when rej has been changed since.
+func (l *Limiter) writeTooMany(w http.ResponseWriter, rej *core.Rejection, e *denied) bool {
+	head, lead := l.problemHead[e.limit], l.exceeded[e.limit]
+	if rej.Status != http.StatusTooManyRequests || rej.Title != "" || rej.Type != "" || e.err != nil ||
+		len(rej.Detail) != len(lead)+len(e.tail) || !strings.HasPrefix(rej.Detail, lead) || !strings.HasSuffix(rej.Detail, e.tail) {
+		return false
+	}
+	body := make([]byte, 0, len(head)+len(e.tail)+2)
+	body = append(append(append(body, head...), e.tail...), `"}`...)
+	h := w.Header()
+	for k, v := range rej.Header {
+		// The values live in e, one request's: there is nothing to copy
+		// them away from.
+		h[k] = v
+	}
+	e.vals[6], e.vals[7], e.vals[8] = core.ProblemContentType, strconv.Itoa(len(body)), "nosniff"
+	h["Content-Type"], h["Content-Length"], h["X-Content-Type-Options"] = e.vals[6:7:7], e.vals[7:8:8], e.vals[8:9:9]
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = w.Write(body)
+	return true
+}
+
+// limitIndex returns the index of the limit named name.
+func (l *Limiter) limitIndex(name string) int {
 	for i := range l.limits {
 		if l.limits[i].Name == name {
-			return l.exceeded[i]
+			return i
 		}
 	}
-	return "Rate limit " + strconv.Quote(name) + " exceeded" // unreachable: every Result names one of l.limits
+	return 0 // unreachable: every Result names one of l.limits
+}
+
+// problemHeads returns, for each of exceeded (the starts of 429 details),
+// the start of the problem body of its 429s: everything up to the detail's
+// tail, encoded as core.Rejection.Write encodes it.
+func problemHeads(exceeded []string) []string {
+	out := make([]string, len(exceeded))
+	for i, d := range exceeded {
+		b, _ := json.Marshal(struct {
+			Type   string `json:"type"`
+			Title  string `json:"title"`
+			Status int    `json:"status"`
+			Detail string `json:"detail"`
+		}{"about:blank", http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests, d})
+		out[i] = strings.TrimSuffix(string(b), `"}`)
+	}
+	return out
 }
 
 func exceededDetails(limits []Limit) []string {

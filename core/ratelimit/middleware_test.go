@@ -489,3 +489,54 @@ func TestNamesAreStructuredStrings(t *testing.T) {
 		t.Fatalf("RateLimit-Policy %s", got)
 	}
 }
+
+// Reject writes a 429 from parts made in New, and must write exactly what
+// the Rejection's own Write does: the same status, header fields and body,
+// for limits whose names JSON escapes, with legacy headers, for a cost that
+// can never pass, and for a rejection changed after Serve made it.
+func TestRejectWritesWhatRejectionWrites(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	for _, tc := range []struct {
+		name   string
+		opts   ratelimit.Options
+		cost   int
+		change func(*core.Rejection)
+	}{
+		{name: "plain", opts: ratelimit.Options{Name: "api"}},
+		{name: "escaped names", opts: ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{
+			ratelimit.PerMinute(1).WithName(`a<b>&"c\d`), ratelimit.PerHour(5).WithName("<tag>")}}},
+		{name: "legacy headers", opts: ratelimit.Options{Name: "api", LegacyHeaders: true}},
+		{name: "never", opts: ratelimit.Options{Name: "api"}, cost: 5},
+		{name: "changed detail", opts: ratelimit.Options{Name: "api"}, change: func(r *core.Rejection) { r.Detail += " Sorry." }},
+		{name: "changed header", opts: ratelimit.Options{Name: "api"}, change: func(r *core.Rejection) { r.Header.Set("X-Extra", "1") }},
+		{name: "changed title", opts: ratelimit.Options{Name: "api"}, change: func(r *core.Rejection) { r.Title = "Slow down" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Name += "-" + strings.ReplaceAll(tc.name, " ", "-")
+			if tc.cost != 0 {
+				tc.opts.Cost = func(*http.Request) int { return tc.cost }
+			}
+			l := newHTTPLimiter(t, srv, 1, tc.opts)
+			var rej *core.Rejection
+			for i := 0; i < 3 && rej == nil; i++ {
+				rej = l.Serve(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), http.NotFoundHandler())
+			}
+			if rej == nil || rej.Status != http.StatusTooManyRequests {
+				t.Fatalf("no 429: %v", rej)
+			}
+			if tc.change != nil {
+				tc.change(rej)
+			}
+			fast, want := httptest.NewRecorder(), httptest.NewRecorder()
+			l.Reject(fast, httptest.NewRequest("GET", "/", nil), rej)
+			rej.Write(want)
+			if fast.Code != want.Code || fast.Body.String() != want.Body.String() {
+				t.Fatalf("Reject wrote %d %q, want %d %q", fast.Code, fast.Body, want.Code, want.Body)
+			}
+			if fmt.Sprint(fast.Header()) != fmt.Sprint(want.Header()) {
+				t.Fatalf("Reject's header\n%v\nwant\n%v", fast.Header(), want.Header())
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/ratelimit"
@@ -14,7 +15,7 @@ import (
 
 func newPlanLimiter(t *testing.T, srv *redistest.Server, name string, perMinute int) *ratelimit.Limiter {
 	t.Helper()
-	l, err := ratelimit.New(srv.Client(), ratelimit.Options{Settings: core.Settings{Prefix: srv.Prefix}, Name: name,
+	l, err := ratelimit.New(srv.Client(), ratelimit.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: 2 * time.Second}, Name: name,
 		Limits: []ratelimit.Limit{ratelimit.PerMinute(perMinute)}})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/redisware/redisware/core/idempotency"
 	"github.com/redisware/redisware/core/internal/eviction"
 	"github.com/redisware/redisware/core/lock"
+	"github.com/redisware/redisware/core/ratelimit"
 	"github.com/redisware/redisware/core/redistest"
 	"github.com/redisware/redisware/core/session"
 	"github.com/redisware/redisware/internal/redisproc"
@@ -143,6 +144,10 @@ var cores = []coreCase{
 		_, err := idempotency.New(rdb, idempotency.Options{Settings: core.Settings{Logger: l}})
 		return err
 	}, "idempotency", "idempotency records (a retried request may run twice)"},
+	{"ratelimit.New", func(rdb redis.UniversalClient, l *slog.Logger) error {
+		_, err := ratelimit.New(rdb, ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerMinute(10)}, Settings: core.Settings{Logger: l}})
+		return err
+	}, "ratelimit", "rate-limit counters (clients get fresh budgets)"},
 	{"lock.New", func(rdb redis.UniversalClient, l *slog.Logger) error {
 		_, err := lock.New(rdb, lock.Options{Settings: core.Settings{Logger: l}})
 		return err

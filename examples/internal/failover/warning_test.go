@@ -20,6 +20,7 @@ var evictable = map[string]struct {
 }{
 	"session":     {"sessions (users are logged out)", 1},
 	"idempotency": {"idempotency records (a retried request may run twice)", 1},
+	"ratelimit":   {"rate-limit counters (clients get fresh budgets)", 3},
 }
 
 // Each build of the reference app warns at start-up, through slog, once per

@@ -1,0 +1,301 @@
+package ratelimit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core"
+	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/ratelimit"
+	"github.com/redisware/redisware/core/redistest"
+)
+
+// faults breaks the connections of a client the way a network does: a
+// connection that has just sent a script call waits until the server's
+// reply starts to arrive (the script has run) and then drops, without
+// passing the reply on (drop), or never passes a reply on at all (stall).
+type faults struct {
+	drops  atomic.Int64 // connections still to drop
+	stall  atomic.Bool
+	sent   atomic.Int64 // script calls written
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed bool
+}
+
+// client returns a client like srv's (same topology, same options) whose
+// connections go through f, with go-redis's own retries left at their
+// default, and ReadTimeout long enough that only the limiter's deadline
+// can end a stalled call.
+func (f *faults) client(t *testing.T, srv *redistest.Server) redis.UniversalClient {
+	t.Helper()
+	wrap := func(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dial == nil {
+			dial = (&net.Dialer{Timeout: 2 * time.Second}).DialContext
+		}
+		return func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			fc := &faultyConn{Conn: c, f: f}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.closed {
+				_ = c.Close()
+				return nil, net.ErrClosed
+			}
+			f.conns = append(f.conns, c)
+			return fc, nil
+		}
+	}
+	base := srv.Client()
+	var c redis.UniversalClient
+	switch b := base.(type) {
+	case *redis.ClusterClient:
+		opt := b.Options()
+		opt.Dialer, opt.ReadTimeout = wrap(opt.Dialer), time.Minute
+		c = redis.NewClusterClient(opt)
+	case *redis.Client:
+		opt := b.Options()
+		opt.Dialer, opt.ReadTimeout = wrap(opt.Dialer), time.Minute
+		c = redis.NewClient(opt)
+	default:
+		t.Fatalf("unexpected client %T", base)
+	}
+	t.Cleanup(func() {
+		f.mu.Lock()
+		f.closed = true
+		for _, c := range f.conns {
+			_ = c.Close()
+		}
+		f.mu.Unlock()
+		_ = c.Close()
+	})
+	return c
+}
+
+// warm makes decisions through l on 64 keys of its own, so that every
+// server has l's scripts (a NOSCRIPT reply, which means the script did not
+// run, is not what is tested; on a Cluster of three masters, 64 keys miss
+// one with a chance of 3 in 10^11), and then forgets the calls it counted.
+func (f *faults) warm(t *testing.T, l *ratelimit.Limiter) {
+	t.Helper()
+	for i := range 64 {
+		if _, err := l.Allow(context.Background(), "warm-up-"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.sent.Store(0)
+}
+
+type faultyConn struct {
+	net.Conn
+	f     *faults
+	armed atomic.Bool
+}
+
+func (c *faultyConn) Write(p []byte) (int, error) {
+	if n := int64(bytes.Count(bytes.ToLower(p), []byte("\r\nevalsha\r\n")) + bytes.Count(bytes.ToLower(p), []byte("\r\neval\r\n"))); n > 0 {
+		c.f.sent.Add(n)
+		if c.f.stall.Load() || c.f.drops.Add(-1) >= 0 {
+			c.armed.Store(true)
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *faultyConn) Read(p []byte) (int, error) {
+	if !c.armed.Load() {
+		return c.Conn.Read(p)
+	}
+	if c.f.stall.Load() {
+		_, _ = io.Copy(io.Discard, c.Conn) // until the test closes it
+		return 0, io.EOF
+	}
+	// The reply has started: the script ran. Drop it, and the connection.
+	var b [1]byte
+	_, _ = io.ReadAtLeast(c.Conn, b[:], 1)
+	_ = c.Conn.Close()
+	return 0, io.ErrUnexpectedEOF
+}
+
+// retryPolicies are one policy per script a decision can run: each
+// algorithm with one limit (gcra1.lua and fixed_window1.lua for two of
+// them) and with two.
+func retryPolicies() map[string]ratelimit.Options {
+	out := map[string]ratelimit.Options{}
+	for _, alg := range algorithms {
+		out[alg.String()+"/one-limit"] = ratelimit.Options{Algorithm: alg, Limits: []ratelimit.Limit{ratelimit.PerHour(10)}}
+		out[alg.String()+"/two-limits"] = ratelimit.Options{Algorithm: alg, Limits: []ratelimit.Limit{ratelimit.PerHour(10), ratelimit.PerDay(100)}}
+	}
+	return out
+}
+
+// remaining returns what a clean limiter of opts sees left for key.
+func remaining(t *testing.T, srv *redistest.Server, opts ratelimit.Options, key string) int {
+	t.Helper()
+	opts.Prefix, opts.Timeout = srv.Prefix, 5*time.Second
+	l, err := ratelimit.New(srv.Client(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Peek(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Remaining
+}
+
+// A decision whose reply is lost after the script ran has consumed its unit
+// once, and only once: go-redis would re-send the call on the connection
+// error (MaxRetries is 3 by default) and consume it again. The limiter
+// reports the failure instead, and its failure policy answers.
+func TestLostReplyConsumesOnce(t *testing.T) {
+	t.Parallel()
+	for name, opts := range retryPolicies() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.New(t)
+			var f faults
+			opts.Name, opts.Prefix, opts.Timeout = "api", srv.Prefix, 5*time.Second
+			opts.Logger = slog.New(slog.DiscardHandler)
+			l, err := ratelimit.New(f.client(t, srv), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.warm(t, l)
+			f.drops.Store(1)
+			res, err := l.Allow(context.Background(), "k")
+			if !errors.Is(err, ratelimit.ErrRedis) || !res.Allowed {
+				t.Fatalf("Allow = %+v, %v; want a failure, failing open", res, err)
+			}
+			if got := f.sent.Load(); got != 1 {
+				t.Fatalf("the script was sent %d times, want once", got)
+			}
+			if got := remaining(t, srv, opts, "k"); got != 9 {
+				t.Fatalf("%d of 10 left, want 9: the lost call must have consumed exactly one unit", got)
+			}
+			// The next call goes through, on a new connection.
+			if res, err := l.Allow(context.Background(), "k"); err != nil || !res.Allowed || res.Remaining != 8 {
+				t.Fatalf("next Allow = %+v, %v; want allowed with 8 left", res, err)
+			}
+		})
+	}
+}
+
+// The same through an AutoPipeliner, either face: a batch that fails on a
+// connection error is never re-sent whole (NoRetry keeps the limiter's
+// calls out of go-redis's batch retry), so with 40 decisions in flight on
+// 40 keys and the first batch's connection dropped after the server ran
+// it, every key has consumed at most one unit, every decision that was
+// answered has consumed exactly one, and each call was sent once.
+func TestAutoPipelinerLostBatchConsumesOnce(t *testing.T) {
+	t.Parallel()
+	for _, face := range []string{"blocking", "deferred"} {
+		for name, opts := range retryPolicies() {
+			t.Run(face+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				srv := redistest.New(t)
+				var f faults
+				c := f.client(t, srv)
+				ap, err := autoPipeliner(c, face)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.Name, opts.Prefix, opts.Timeout = "api", srv.Prefix, 5*time.Second
+				opts.Logger = slog.New(slog.DiscardHandler)
+				l, err := ratelimit.New(ap, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.warm(t, l)
+				f.drops.Store(1)
+				const n = 40
+				answered := make([]bool, n)
+				var wg sync.WaitGroup
+				for i := range n {
+					wg.Go(func() {
+						res, err := l.Allow(context.Background(), "k"+strconv.Itoa(i))
+						answered[i] = err == nil
+						if err == nil && (!res.Allowed || res.Remaining != 9) {
+							t.Errorf("k%d: %+v, want allowed with 9 left", i, res)
+						}
+					})
+				}
+				wg.Wait()
+				failed := 0
+				for i := range n {
+					got := remaining(t, srv, opts, "k"+strconv.Itoa(i))
+					switch {
+					case answered[i] && got != 9:
+						t.Errorf("k%d: answered, and %d of 10 left; want 9", i, got)
+					case !answered[i] && got != 9 && got != 10:
+						t.Errorf("k%d: failed, and %d of 10 left; want 9 or 10, never less", i, got)
+					}
+					if !answered[i] {
+						failed++
+					}
+				}
+				if failed == 0 {
+					t.Fatal("no decision failed: the fault was not injected")
+				}
+				if got := f.sent.Load(); got != n {
+					t.Errorf("%d script calls sent for %d decisions; want one each", got, n)
+				}
+			})
+		}
+	}
+}
+
+// A call queued in an AutoPipeliner keeps the limiter's deadline, which the
+// AutoPipeliner does not apply by itself: against a server that never
+// answers, Allow returns at the deadline and fails open.
+func TestAutoPipelinerDeadline(t *testing.T) {
+	t.Parallel()
+	for _, face := range []string{"blocking", "deferred"} {
+		t.Run(face, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.New(t)
+			var f faults
+			f.stall.Store(true)
+			ap, err := autoPipeliner(f.client(t, srv), face)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := ratelimit.New(ap, ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerHour(10)},
+				Settings: core.Settings{Prefix: srv.Prefix, Timeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			res, err := l.Allow(context.Background(), "k")
+			elapsed := time.Since(start)
+			if !errors.Is(err, rediscall.ErrTimeout) || !res.Allowed {
+				t.Fatalf("Allow = %+v, %v; want the deadline's error, failing open", res, err)
+			}
+			// Generous: the client's own read timeout is a minute.
+			if elapsed > 10*time.Second {
+				t.Fatalf("answered after %v; the 50ms deadline was not kept", elapsed)
+			}
+		})
+	}
+}
+
+func autoPipeliner(c redis.UniversalClient, face string) (*redis.AutoPipeliner, error) {
+	if face == "deferred" {
+		return c.AsyncAutoPipeline()
+	}
+	return c.AutoPipeline()
+}
