@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,15 +35,25 @@ var (
 	setDataLua string
 	//go:embed unlock.lua
 	unlockLua string
+	//go:embed readlock.lua
+	readLockLua string
 
-	lookupScript  = redis.NewScript(lookupLua)
-	storeScript   = redis.NewScript(storeLua)
-	tagAddScript  = redis.NewScript(tagAddLua)
-	tagTakeScript = redis.NewScript(tagTakeLua)
-	forgetScript  = redis.NewScript(forgetLua)
-	setDataScript = redis.NewScript(setDataLua)
-	unlockScript  = redis.NewScript(unlockLua)
+	lookupScript   = redis.NewScript(lookupLua)
+	storeScript    = redis.NewScript(storeLua)
+	tagAddScript   = redis.NewScript(tagAddLua)
+	tagTakeScript  = redis.NewScript(tagTakeLua)
+	forgetScript   = redis.NewScript(forgetLua)
+	setDataScript  = redis.NewScript(setDataLua)
+	unlockScript   = redis.NewScript(unlockLua)
+	readLockScript = redis.NewScript(readLockLua)
+
+	// scriptSources maps the scripts that go out in batches (see
+	// sendScript) to their source, for EVAL.
+	scriptSources = map[*redis.Script]string{lookupScript: lookupLua, storeScript: storeLua, setDataScript: setDataLua}
 )
+
+// scriptSource returns the Lua source of s, one of scriptSources.
+func scriptSource(s *redis.Script) string { return scriptSources[s] }
 
 // genSuffix ends the key of a URL's or a value's generation (see
 // forget.lua), after the hash tag it shares with them.
@@ -122,9 +134,11 @@ type Options struct {
 	// windows; negative is an error.
 	KeepStale time.Duration
 	// FillTimeout is how long a cache miss holds the cross-instance lock
-	// that makes one instance run the handler while the others wait. A
-	// handler slower than this lets another instance run it too. The lock
-	// is a key with this TTL and nothing more: a miss leaves nothing
+	// that makes one instance run the handler (or a GetOrLoad's load)
+	// while the others wait. A handler slower than this lets another
+	// instance run it too; a load slower than this is returned but not
+	// stored. The lock is a key with this TTL and nothing more (for
+	// GetOrLoad, a marker in the value's key): a miss leaves nothing
 	// behind in Redis longer than this. Zero means 10 seconds; under a
 	// millisecond is an error.
 	FillTimeout time.Duration
@@ -189,8 +203,23 @@ type engine struct {
 	channel string
 	local   *localTier // nil without LocalBytes
 	hints   varyHints
-	flights flightGroup // misses: one request runs the handler
+	flights flightGroup // misses (and GetOrLoad calls): one request runs the handler
 	reads   flightGroup // lookups: one Redis read per key at a time
+	batches batcher     // lookups of many keys: one round trip for many
+
+	// tokenBase and tokenSeq make lock tokens (nextToken); marker is
+	// what a GetOrLoad leaves in a value's place while it loads (see
+	// readLock); fillMS is FillTimeout in milliseconds, as Redis takes it.
+	// The *Arg fields are the same, boxed once.
+	tokenBase string
+	tokenSeq  atomic.Uint64
+	marker    string
+	fillMS    string
+	markerArg any
+	fillMSArg any
+	// noSetGet: the server refused SET with both NX and GET (before
+	// Redis 7.0); GetOrLoad reads with readlock.lua instead.
+	noSetGet atomic.Bool
 
 	closeOnce sync.Once
 	stop      func()
@@ -253,7 +282,11 @@ func New(client redis.UniversalClient, opts Options) (*Cache, error) {
 		genTTL: generationTTL(opts.FillTimeout),
 		now:    opts.Clock,
 		tel:    newInstruments(opts),
+		fillMS: strconv.FormatInt(opts.FillTimeout.Milliseconds(), 10),
 	}
+	e.tokenBase = newTokenBase()
+	e.marker = string(rune(markerByte)) + e.tokenBase
+	e.markerArg, e.fillMSArg = e.marker, e.fillMS
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -285,7 +318,7 @@ func New(client redis.UniversalClient, opts Options) (*Cache, error) {
 func validate(set *settings.Resolved, opts *Options) error {
 	switch {
 	case !validStatusName(opts.StatusName):
-		return set.Invalid("StatusName", "%q is not an RFC 8941 token", opts.StatusName)
+		return set.Invalid("StatusName", "%q is not an RFC 9651 token", opts.StatusName)
 	case opts.MaxBodyBytes < 0:
 		return set.Invalid("MaxBodyBytes", "is negative (%d)", opts.MaxBodyBytes)
 	case opts.MaxVariants < 0:
@@ -346,20 +379,6 @@ func generationTTL(fill time.Duration) time.Duration { return max(time.Minute, 2
 
 func (c *Cache) report(ctx context.Context, err error) {
 	c.set.Report(ctx, "httpcache: redis call failed", err, slog.String("cache", c.opts.Name))
-}
-
-// validStatusName reports whether s is an RFC 8941 token, which a
-// Cache-Status member name must be.
-func validStatusName(s string) bool {
-	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z' || s[0] == '*') {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if !tchar(s[i]) && s[i] != ':' && s[i] != '/' {
-			return false
-		}
-	}
-	return true
 }
 
 // varyHints remembers the Vary names last seen for each URL key, so a

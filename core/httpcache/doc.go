@@ -119,11 +119,16 @@
 // Stampedes: concurrent misses for one key run the handler once per
 // instance, and once across instances through a fill lock: a key holding
 // its owner's token, with Options.FillTimeout as its TTL, deleted by its
-// owner (no fencing counter, nothing that outlives it). The others wait
-// up to Options.WaitTimeout for the stored response. A response that may
-// not be stored (private, setting a cookie, too large) is never handed to
-// a waiter: each runs the handler itself. A miss leaves nothing in Redis
-// but the entry it stores.
+// owner (no fencing counter, nothing that outlives it). A miss is two
+// round trips to the entry's node with the lock on: the lookup script
+// takes the lock when nothing the request could use is stored, and the
+// store script releases it (the tag indexes are written in the same
+// pipeline; on a Cluster, those in other slots go to their own nodes at
+// the same time). The others wait up to Options.WaitTimeout for the stored
+// response, polling with the lookup (which takes the lock if the holder
+// gave up). A response that may not be stored (private, setting a cookie,
+// too large) is never handed to a waiter: each runs the handler itself. A
+// miss leaves nothing in Redis but the entry it stores.
 //
 // Invalidation: by URL (InvalidateURL), by tag (InvalidateTags; tags come
 // from the Surrogate-Key and Cache-Tag response fields, from
@@ -139,22 +144,32 @@
 // Options.LocalMaxAge.
 //
 // An invalidation is not undone by a fill that was running the handler
-// when it came: every invalidation of a URL or a value (InvalidateURL, an
-// unsafe method, InvalidateTags, InvalidatePrefix, Delete, Set) gives its
-// key a new generation, a small key in the same slot kept for a minute
-// (twice Options.FillTimeout when that is longer); a fill reads the
-// generation with its lookup, and stores only if it is unchanged, in the
-// same script. The response reaches the client that caused the fill, and
-// is not stored. InvalidateTags and InvalidatePrefix reach the URLs they
-// find stored (in the tag's index, by SCAN): a fill of a URL that had
-// nothing stored when the invalidation came is not stopped by them, only
-// by InvalidateURL and unsafe methods. A fill whose lookup found no
-// generation stores only within 30 seconds of it (half the generation's
-// life): a handler slower than that is answered but not stored.
+// when it came: every invalidation of a URL (InvalidateURL, an unsafe
+// method, InvalidateTags, InvalidatePrefix) gives it a new generation, a
+// small key in the same slot kept for a minute (twice Options.FillTimeout
+// when that is longer); a fill reads the generation with its lookup, and
+// stores only if it is unchanged, in the same script. The response reaches
+// the client that caused the fill, and is not stored. InvalidateTags and
+// InvalidatePrefix reach the URLs they find stored (in the tag's index, by
+// SCAN): a fill of a URL that had nothing stored when the invalidation
+// came is not stopped by them, only by InvalidateURL and unsafe methods. A
+// fill whose lookup found no generation stores only within 30 seconds of
+// it (half the generation's life): a handler slower than that is answered
+// but not stored.
 //
-// Application data: Get, Set, Delete and GetOrLoad (cache-aside, with the
-// same stampede protection and the same guarantee against undoing an
-// invalidation) on the same engine, tags and tiers.
+// Application data: Get, Set, Delete and GetOrLoad (cache-aside) on the
+// same engine, tags and tiers. A GetOrLoad hit is one command, SET key
+// marker NX GET, which answers the value; on a miss it leaves the
+// instance's marker in the value's place, with Options.FillTimeout as its
+// TTL: that is the lock, one round trip with the lookup. The loaded value
+// replaces the marker only if the marker is still there (a script, the
+// second round trip): Delete and InvalidateTags remove it and Set
+// replaces it, so a load cannot undo them either, and a load that
+// outlives FillTimeout is returned but not stored. Other instances that
+// find the marker wait up to WaitTimeout for the value. A server that
+// refuses writes (out of memory) is read with a plain GET instead; one
+// that refuses NX with GET (before Redis 7.0) with a script doing the
+// same.
 //
 // # When Redis fails
 //
@@ -179,8 +194,9 @@
 //
 // Keys, each with a TTL: <prefix>hc:<name>:{<url hash>}:p:<escaped path>
 // for URLs (at most Options.MaxTTL), <prefix>hc:<name>:{<key>}:d for
-// values (at most Options.MaxTTL), <prefix>hc:<name>:{<tag>}:t for tag
-// indexes (as long as their longest entry), <prefix>hc:<name>:{<url hash
-// or key>}:g for generations (a minute), <prefix>hc:<name>:{<hash>}:l for
-// fill locks (Options.FillTimeout).
+// values (at most Options.MaxTTL; a load's marker for
+// Options.FillTimeout), <prefix>hc:<name>:{<tag>}:t for tag indexes (as
+// long as their longest entry), <prefix>hc:<name>:{<url hash>}:g for
+// generations (a minute), <prefix>hc:<name>:{<url hash>}:l:<variant hash>
+// for fill locks (Options.FillTimeout).
 package httpcache

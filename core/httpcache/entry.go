@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"unsafe"
 
 	"github.com/redisware/redisware/core/internal/packed"
 )
@@ -118,8 +119,18 @@ func decodeEntry(b []byte, maxBody int) (*entry, error) {
 		*p = d.Varint()
 	}
 	e.tags = d.Strings()
-	if h := d.Header(); len(h) > 0 || e.status != 0 {
-		e.header = h
+	if n := d.Count(); n > 0 || e.status != 0 {
+		// as packed.Decoder.Header, after its count: a value (status 0)
+		// has no fields, and gets no map
+		e.header = make(http.Header, n)
+		for i := 0; i < n && d.Err() == nil; i++ {
+			k := d.String()
+			vs := d.Strings()
+			if vs == nil {
+				vs = []string{}
+			}
+			e.header[k] = vs
+		}
 	}
 	rawLen := -1
 	if flags&flagCompressed != 0 {
@@ -177,3 +188,8 @@ func inflate(z []byte, rawLen int) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// bytesOf returns the bytes of s without copying them, for decodeEntry,
+// which only reads them: an entry's body may share them, and nothing
+// writes to an entry's body.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

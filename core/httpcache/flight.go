@@ -3,10 +3,10 @@ package httpcache
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -18,10 +18,17 @@ type flightGroup struct {
 	m  map[string]*flight
 }
 
-// flight is one miss in progress. val is set before done is closed.
+// flight is one miss in progress. val (or data) is set before done is
+// closed; done is made when the first follower joins, so a flight that
+// nobody waits for costs one allocation.
 type flight struct {
 	done chan struct{}
 	val  any
+	data dataResult // what a GetOrLoad leader shares
+	// slow is closed when a GetOrLoad leader's read missed (it loads,
+	// or waits for another instance); made, like done, for followers.
+	slow   chan struct{}
+	isSlow bool
 }
 
 func (g *flightGroup) init() { g.m = map[string]*flight{} }
@@ -32,9 +39,18 @@ func (g *flightGroup) join(key string) (f *flight, lead bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if f, ok := g.m[key]; ok {
+		if f.done == nil {
+			f.done = make(chan struct{})
+		}
+		if f.slow == nil {
+			f.slow = make(chan struct{})
+			if f.isSlow {
+				close(f.slow)
+			}
+		}
 		return f, false
 	}
-	f = &flight{done: make(chan struct{})}
+	f = &flight{}
 	g.m[key] = f
 	return f, true
 }
@@ -45,9 +61,42 @@ func (g *flightGroup) finish(key string, f *flight, val any) {
 	if g.m[key] == f {
 		delete(g.m, key)
 	}
-	g.mu.Unlock()
 	f.val = val
-	close(f.done)
+	done := f.done // no follower can join from now on
+	g.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
+}
+
+// goSlow tells the followers of f that its leader's read missed: they
+// wait for it a bounded time from then on (see dataWait).
+func (g *flightGroup) goSlow(f *flight) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !f.isSlow {
+		f.isSlow = true
+		if f.slow != nil {
+			close(f.slow)
+		}
+	}
+}
+
+// dataWait waits for f, a GetOrLoad flight, until it is done or ctx ends;
+// once its leader goes slow (goSlow), for d at most (d < 0: no limit).
+// It returns the leader's result, or nil.
+func (f *flight) dataWait(ctx context.Context, d time.Duration) *dataResult {
+	select {
+	case <-f.done:
+		return &f.data
+	case <-ctx.Done():
+		return nil
+	case <-f.slow:
+	}
+	if v, _ := f.wait(ctx, d).(*dataResult); v != nil {
+		return v
+	}
+	return nil
 }
 
 // wait waits for f until it is done, ctx ends or d passes (d < 0: no
@@ -75,64 +124,70 @@ const (
 	pollMax   = 100 * time.Millisecond
 )
 
-// lead makes this instance the one that produces the result named name,
-// across instances: it obtains the fill lock (FillTimeout). While another
-// instance holds it, lead polls, with poll, for the result that instance
-// stores, until it appears (ready), the lock frees up, or WaitTimeout
-// passes; once it holds the lock it polls once more, as a previous
-// holder may have stored the result since the caller looked it up.
-// release is nil when no lock is held: the result appeared, the wait ran
-// out, or Redis failed (the caller then runs without the lock: a cache
-// failure never stops a request).
-func (c *Cache) lead(ctx context.Context, name string, poll func(ctx context.Context) bool) (release func(), ready bool) {
-	deadline := time.Now().Add(c.opts.WaitTimeout)
-	pause := pollFirst
-	for {
-		release, err := c.obtain(ctx, name)
-		if err == nil {
-			if poll(ctx) {
-				release()
-				return nil, true
-			}
-			return release, false
-		}
-		if !errors.Is(err, errLocked) {
-			c.report(ctx, err)
-			return nil, false
-		}
-		left := time.Until(deadline)
-		if c.opts.WaitTimeout < 0 || left <= 0 {
-			return nil, false
-		}
-		t := time.NewTimer(min(pause, left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, false
-		case <-t.C:
-		}
-		pause = min(pause*2, pollMax)
-		if poll(ctx) {
-			return nil, true
-		}
+// poller paces a wait for what another instance produces: pauses from
+// pollFirst, doubling up to pollMax, for WaitTimeout in all.
+type poller struct {
+	deadline time.Time
+	pause    time.Duration
+	forever  bool // WaitTimeout negative: no waiting at all
+}
+
+func (c *Cache) poller() poller {
+	return poller{deadline: time.Now().Add(c.opts.WaitTimeout), pause: pollFirst, forever: c.opts.WaitTimeout < 0}
+}
+
+// sleep pauses before the next poll; it returns false, at once, when the
+// wait is over (WaitTimeout passed, or ctx ended).
+func (p *poller) sleep(ctx context.Context) bool {
+	left := time.Until(p.deadline)
+	if p.forever || left <= 0 {
+		return false
 	}
+	t := time.NewTimer(min(p.pause, left))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	p.pause = min(p.pause*2, pollMax)
+	return true
+}
+
+// fillLock is a lock that makes this instance the one that produces a
+// response or a value, across instances: a key holding the holder's token
+// for Options.FillTimeout (HTTP, see lookup.lua), or a load's marker in
+// the value's own key (GetOrLoad, see setdata.lua). It belongs to one
+// request, which releases it: with the store (store.lua, setdata.lua),
+// else with unlock.lua.
+type fillLock struct {
+	key, token string
+	released   bool
+}
+
+// lockOf returns a lock on key with a token no other lock has.
+func (c *Cache) lockOf(key string) *fillLock { return &fillLock{key: key, token: c.nextToken()} }
+
+// nextToken returns a token unique to this process and call: a random
+// prefix drawn once per Cache, then a counter. It names a lock's owner; it
+// is no secret.
+func (c *Cache) nextToken() string {
+	var b [48]byte
+	return string(strconv.AppendUint(append(b[:0], c.tokenBase...), c.tokenSeq.Add(1), 36))
 }
 
 // errLocked is obtain's answer when another holds the lock.
 var errLocked = errors.New("httpcache: the fill lock is held")
 
-// obtain takes the fill lock named name for FillTimeout: a key holding a
-// random token, set only if absent, with that TTL and nothing else (no
-// fencing counter that would outlive it), so a miss leaves nothing in Redis
-// for longer than FillTimeout. release deletes it if it still holds this
-// token. The error is errLocked when another holds it.
-func (c *Cache) obtain(ctx context.Context, name string) (release func(), err error) {
-	sum := sha256.Sum256([]byte(name))
-	key := c.space.Tagged(hex.EncodeToString(sum[:16]), ":l")
-	token := newToken()
+// obtain takes the fill lock key for FillTimeout: a key holding a token,
+// set only if absent, with that TTL and nothing else (no fencing counter
+// that would outlive it), so a miss leaves nothing in Redis for longer
+// than FillTimeout. The error is errLocked when another holds it.
+func (c *Cache) obtain(ctx context.Context, key string) (*fillLock, error) {
+	l := c.lockOf(key)
 	var ok bool
-	err = c.call.DoMeasured(ctx, c.tel.ops["lock"], func(ctx context.Context) error {
-		v, err := c.client.SetNX(ctx, key, token, c.opts.FillTimeout).Result()
+	err := c.call.DoMeasured(ctx, c.tel.ops["lock"], func(ctx context.Context) error {
+		v, err := c.client.SetNX(ctx, l.key, l.token, c.opts.FillTimeout).Result()
 		ok = v
 		return err
 	})
@@ -142,18 +197,28 @@ func (c *Cache) obtain(ctx context.Context, name string) (release func(), err er
 	if !ok {
 		return nil, errLocked
 	}
-	return func() {
-		ctx := context.WithoutCancel(ctx)
-		err := c.call.DoMeasured(ctx, c.tel.ops["lock"], func(ctx context.Context) error {
-			return unlockScript.Run(ctx, c.client, []string{key}, token).Err()
-		})
-		if err != nil {
-			c.report(ctx, fmt.Errorf("httpcache: releasing the fill lock: %w", err))
-		}
-	}, nil
+	return l, nil
 }
 
-// newToken returns 16 random hex digits, for lock owners and generations.
+// unlock releases l (nil: none) unless a store released it already.
+func (c *Cache) unlock(ctx context.Context, l *fillLock) {
+	if l == nil || l.released {
+		return
+	}
+	l.released = true
+	ctx = context.WithoutCancel(ctx)
+	err := c.call.DoMeasured(ctx, c.tel.ops["lock"], func(ctx context.Context) error {
+		return unlockScript.Run(ctx, c.client, []string{l.key}, l.token).Err()
+	})
+	if err != nil {
+		c.report(ctx, fmt.Errorf("httpcache: releasing the fill lock: %w", err))
+	}
+}
+
+// newTokenBase returns the random start of a Cache's lock tokens.
+func newTokenBase() string { return newToken() + "." }
+
+// newToken returns 16 random hex digits, for generations.
 func newToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])

@@ -111,9 +111,10 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 }
 
 // forgetKeys deletes ks on node, in one pipeline of one script per key,
-// each in its key's slot, which also sets the key's generation anew (see
-// forget.lua), so a fill that looked the key up before cannot store
-// afterwards. It returns how many keys existed.
+// each in its key's slot, which also sets a URL's generation anew (see
+// forget.lua), so a fill that looked the URL up before cannot store
+// afterwards (a value's load cannot either: its marker is deleted). It
+// returns how many keys existed.
 func (c *Cache) forgetKeys(ctx context.Context, node redis.Cmdable, ks []string) (int, error) {
 	if len(ks) == 0 {
 		return 0, nil
@@ -121,6 +122,10 @@ func (c *Cache) forgetKeys(ctx context.Context, node redis.Cmdable, ks []string)
 	calls := make([]scriptCall, len(ks))
 	ttl := c.genTTL.Milliseconds()
 	for i, k := range ks {
+		if isDataKey(k) {
+			calls[i] = scriptCall{forgetScript, []string{k}, []any{"", 0}}
+			continue
+		}
 		calls[i] = scriptCall{forgetScript, []string{k, c.genKeyOf(k)}, []any{newToken(), ttl}}
 	}
 	// The count is atomic: a call abandoned at its deadline (a client

@@ -32,6 +32,8 @@ type target struct {
 	// invalidation sets it anew, and a fill stores only when it is as the
 	// fill's lookup found it.
 	gen string
+	// tag is the hash tag of the URL's keys (the hash, unescaped).
+	tag string
 }
 
 // paramFilter drops query parameters from the cache key.
@@ -124,7 +126,29 @@ func (c *Cache) targetOf(host, path, rawQuery string) target {
 	// with SCAN MATCH. keys.Escape leaves no brace and no glob
 	// metacharacter, so it can neither move the hash tag nor widen a
 	// pattern; the hash in the tag is what makes the key unique.
-	return target{url: u, path: path, key: c.space.Tagged(tag, ":p:"+visiblePath(path)), gen: c.space.Tagged(tag, genSuffix)}
+	return target{url: u, path: path, key: c.space.Tagged(tag, ":p:"+visiblePath(path)), gen: c.space.Tagged(tag, genSuffix), tag: tag}
+}
+
+// lockKey returns the key of the fill lock of t for field, the
+// concatenation of parts (a variant field, or what stands for a variant
+// not known yet), in t's slot: the URL's hash tag, then ":l:" and an FNV-1a
+// hash of field (two fields sharing a hash share a lock, which costs
+// waiting, never a wrong answer).
+func (c *Cache) lockKey(t target, parts ...string) string {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			h ^= uint64(p[i])
+			h *= prime
+		}
+	}
+	// t.gen is the tagged key with the suffix ":g"; the lock shares all
+	// but the suffix.
+	head := t.gen[:len(t.gen)-len(genSuffix)]
+	b := make([]byte, 0, len(head)+3+13)
+	b = append(append(b, head...), ":l:"...)
+	return string(strconv.AppendUint(b, h, 36))
 }
 
 func (c *Cache) targetOfRequest(r *http.Request) target {
@@ -237,7 +261,15 @@ type selector struct {
 
 // base returns the start of every variant field of the selector: the
 // scheme's part.
-func (s selector) base() string { return "e:" + s.scheme + "|" }
+func (s selector) base() string {
+	switch s.scheme {
+	case "http":
+		return "e:http|"
+	case "https":
+		return "e:https|"
+	}
+	return "e:" + s.scheme + "|"
+}
 
 // value returns the value the request has for the Vary name n; ok is false
 // when it has none.
@@ -278,20 +310,13 @@ func variantField(names string, s selector) string {
 
 // lookupArgs returns the arguments of lookup.lua for s: the Vary names
 // the caller expects (hint; "*" when unknown), the base of the variant
-// fields, then name and value of each request field the script may need:
-// those the hint names, or every one (and the session) when there is no
-// hint.
-func lookupArgs(hint string, s selector) []any {
-	args := []any{hint, s.base()}
-	if hint == "" {
-		return args
-	}
+// fields, the lock token ("": take no lock) and the lock's TTL in
+// milliseconds, the variant field the hint selects (field; "" when the
+// hint is "*"), and when the hint is "*", name and value of every field of
+// the request, and the session.
+func lookupArgs(hint string, s selector, token string, lockMS any, field string) []any {
+	args := []any{hint, s.base(), token, lockMS, field}
 	if hint != "*" {
-		for n := range strings.SplitSeq(hint, ",") {
-			if v, ok := s.value(n); ok {
-				args = append(args, n, v)
-			}
-		}
 		return args
 	}
 	for k := range s.h {

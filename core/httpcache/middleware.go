@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -95,7 +96,9 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next, background h
 	t := c.targetOfRequest(r)
 	sel := c.selectorOf(r)
 	now := c.nowMS()
-	f, err := c.lookup(ctx, t, sel, now)
+	// A request that would fill across instances takes the fill lock
+	// with its lookup when nothing it could use is stored.
+	f, err := c.lookup(ctx, t, sel, now, r.Method == http.MethodGet && !rq.onlyIfCached && c.collapses(r, rq))
 	if err != nil {
 		c.report(ctx, fmt.Errorf("httpcache: lookup: %w", err))
 		c.tel.bypassed(ctx, "redis_unavailable")
@@ -181,14 +184,22 @@ type fillResult struct {
 	field string
 }
 
+// collapses reports whether a GET that misses is one whose response other
+// requests may wait for (fill): not when the response could not be shared
+// anyway, nor when Options.WaitTimeout says never to wait.
+func (c *Cache) collapses(r *http.Request, rq requestCC) bool {
+	return !rq.noStore && r.Header.Get("Authorization") == "" && c.opts.WaitTimeout >= 0
+}
+
 // fill answers a GET that the cache cannot answer: one request per key
 // runs the handler, across instances, and the others get its response
-// when it may be shared.
+// when it may be shared. f is what the request's lookup found, with the
+// fill lock when it took it.
 func (c *Cache) fill(w http.ResponseWriter, r *http.Request, rq requestCC, t target, sel selector, f found, fwd string, stale *entry, next http.Handler) {
 	ctx := r.Context()
 	// Requests whose response could not be shared anyway run on their own.
-	if rq.noStore || r.Header.Get("Authorization") != "" || c.opts.WaitTimeout < 0 {
-		c.run(w, r, rq, t, sel, f, fwd, stale, next)
+	if !c.collapses(r, rq) {
+		c.run(w, r, rq, t, sel, f, fwd, stale, next, nil)
 		return
 	}
 	field := f.field
@@ -200,37 +211,86 @@ func (c *Cache) fill(w http.ResponseWriter, r *http.Request, rq requestCC, t tar
 	fkey := t.key + "\x00" + field
 	fl, leader := c.flights.join(fkey)
 	if !leader {
+		// This instance's leader fills; a lock this request's lookup
+		// took is for it to take.
+		c.unlock(ctx, f.lock)
 		if res, _ := fl.wait(ctx, c.opts.WaitTimeout).(*fillResult); res != nil && c.shareable(res, sel, rq) {
 			now := c.nowMS()
 			c.serveEntry(w, r, sel, res.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: res.e.ttl(now), hasTTL: true}, t)
 			return
 		}
-		c.run(w, r, rq, t, sel, f, fwd, stale, next)
+		c.run(w, r, rq, t, sel, f, fwd, stale, next, nil)
 		return
 	}
 	var res *fillResult
 	defer func() { c.flights.finish(fkey, fl, res) }()
-	var polled found
-	release, ready := c.lead(ctx, fkey, func(ctx context.Context) bool {
-		now := c.nowMS()
-		p, err := c.lookup(ctx, t, sel, now)
-		if err != nil || p.e == nil || p.e.ttl(now) <= 0 || (stale != nil && p.e.stored == stale.stored) ||
-			judge(p.e, rq, now) != serveFresh || sel.hasSession && !sessionVaried(p.vary) {
-			return false
+	lock := f.lock
+	if lock == nil {
+		var polled found
+		var ready bool
+		lock, polled, ready = c.leadFill(ctx, t, sel, rq, f, field, stale)
+		if ready {
+			now := c.nowMS()
+			res = &fillResult{e: polled.e, vary: polled.vary, field: polled.field}
+			c.serveEntry(w, r, sel, polled.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: polled.e.ttl(now), hasTTL: true}, t)
+			return
 		}
-		polled = p
-		return true
-	})
-	if ready {
+	}
+	defer c.unlock(ctx, lock) // unless the store released it
+	res = c.run(w, r, rq, t, sel, f, fwd, stale, next, lock)
+}
+
+// leadFill makes this request the one that fills field of t across
+// instances, starting from f, what its lookup found (without the lock).
+// While another instance holds the lock, it polls, with the lookup that
+// takes the lock when the variant is missing, for the response that
+// instance stores, until it appears (ready), the lock is taken, or
+// WaitTimeout passes. When a stored response the request cannot use is
+// there (stale, say), it takes the lock with a command of its own, then
+// looks once more, as a previous holder may have stored since. lock is
+// nil when no lock is held: the response appeared, the wait ran out, or
+// Redis failed (the caller then runs without the lock: a cache failure
+// never stops a request).
+func (c *Cache) leadFill(ctx context.Context, t target, sel selector, rq requestCC, f found, field string, stale *entry) (lock *fillLock, polled found, ready bool) {
+	usable := func(p found) bool {
 		now := c.nowMS()
-		res = &fillResult{e: polled.e, vary: polled.vary, field: polled.field}
-		c.serveEntry(w, r, sel, polled.e, now, cacheStatus{fwd: fwd, collapsed: true, ttl: polled.e.ttl(now), hasTTL: true}, t)
-		return
+		return p.e != nil && p.e.ttl(now) > 0 && (stale == nil || p.e.stored != stale.stored) &&
+			judge(p.e, rq, now) == serveFresh && (!sel.hasSession || sessionVaried(p.vary))
 	}
-	if release != nil {
-		defer release()
+	wait := c.poller()
+	for {
+		switch {
+		case usable(f):
+			c.unlock(ctx, f.lock)
+			return nil, f, true
+		case f.lockState == lockMine:
+			return f.lock, found{}, false
+		case f.lockState == lockFailed:
+			return nil, found{}, false
+		case f.lockState == lockNone:
+			l, err := c.obtain(ctx, c.lockKey(t, field))
+			if err == nil {
+				if p, err := c.lookup(ctx, t, sel, c.nowMS(), false); err == nil && usable(p) {
+					c.unlock(ctx, l)
+					return nil, p, true
+				}
+				return l, found{}, false
+			}
+			if !errors.Is(err, errLocked) {
+				c.report(ctx, err)
+				return nil, found{}, false
+			}
+		}
+		// another holds the lock
+		if !wait.sleep(ctx) {
+			return nil, found{}, false
+		}
+		var err error
+		if f, err = c.lookup(ctx, t, sel, c.nowMS(), true); err != nil {
+			c.report(ctx, fmt.Errorf("httpcache: lookup: %w", err))
+			return nil, found{}, false
+		}
 	}
-	res = c.run(w, r, rq, t, sel, f, fwd, stale, next)
 }
 
 // shareable reports whether the response res another request produced
@@ -262,12 +322,12 @@ func (c *Cache) refresh(w http.ResponseWriter, r *http.Request, rq requestCC, t 
 					slog.String("cache", c.opts.Name), slog.Any("panic", p))
 			}
 		}()
-		release, err := c.obtain(r.Context(), fkey)
+		lock, err := c.obtain(r.Context(), c.lockKey(t, "refresh\x00"+f.field))
 		if err != nil {
 			return // another instance refreshes it, or Redis is away
 		}
-		defer release()
-		c.run(newDiscard(), r, rq, t, sel, f, "stale", stale, h)
+		defer c.unlock(r.Context(), lock)
+		c.run(newDiscard(), r, rq, t, sel, f, "stale", stale, h, lock)
 	}
 	bg := r.Clone(context.WithoutCancel(r.Context()))
 	if background != nil {
@@ -284,9 +344,10 @@ func (c *Cache) refresh(w http.ResponseWriter, r *http.Request, rq requestCC, t 
 // panic) is answered with it while stale-if-error allows.
 //
 // f is what the lookup before found: its generation guards the store (see
-// store.lua), its Vary names selected stale.
-func (c *Cache) run(w http.ResponseWriter, r *http.Request, rq requestCC, t target, sel selector, f found, fwd string, stale *entry, next http.Handler) *fillResult {
-	fw := &fillWriter{c: c, w: w, r: r, rq: rq, t: t, sel: sel, f: f, fwd: fwd, before: w.Header().Clone(), reqTime: c.nowMS()}
+// store.lua), its Vary names selected stale. lock is the fill lock the
+// request holds (nil: none), which the store releases.
+func (c *Cache) run(w http.ResponseWriter, r *http.Request, rq requestCC, t target, sel selector, f found, fwd string, stale *entry, next http.Handler, lock *fillLock) *fillResult {
+	fw := &fillWriter{c: c, w: w, r: r, rq: rq, t: t, sel: sel, f: f, lock: lock, fwd: fwd, before: w.Header().Clone(), reqTime: c.nowMS()}
 	if canFallBack(stale, fw.reqTime) {
 		fw.fallback = stale
 	}
@@ -369,7 +430,8 @@ type fillWriter struct {
 	rq      requestCC
 	t       target
 	sel     selector
-	f       found // what the lookup before the request found
+	f       found     // what the lookup before the request found
+	lock    *fillLock // the fill lock the request holds, nil for none
 	fwd     string
 	before  http.Header
 	reqTime int64
@@ -567,7 +629,7 @@ func (fw *fillWriter) finish() *fillResult {
 		}
 		field := variantField(vary, fw.sel)
 		st := cacheStatus{fwd: fw.fwd, fwdStatus: http.StatusNotModified, ttl: e.ttl(now), hasTTL: true}
-		st.stored = vary != "*" && c.store(ctx, fw.t, vary, field, e, fw.f)
+		st.stored = vary != "*" && c.store(ctx, fw.t, vary, field, e, fw.f, fw.lock)
 		c.serveEntry(fw.w, fw.r, fw.sel, e, now, st, fw.t)
 		return &fillResult{e: e, vary: vary, field: field}
 	case modeHoldError:
@@ -595,7 +657,7 @@ func (fw *fillWriter) finish() *fillResult {
 		e.header.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:18])+`"`)
 	}
 	field := variantField(vary, fw.sel)
-	if !c.store(ctx, fw.t, vary, field, e, fw.f) {
+	if !c.store(ctx, fw.t, vary, field, e, fw.f, fw.lock) {
 		return nil
 	}
 	return &fillResult{e: e, vary: vary, field: field}
@@ -615,12 +677,13 @@ func (fw *fillWriter) restoreHeader() {
 
 // store stores e, the response to a request whose lookup found f, unless
 // the URL was invalidated since (see mayStore and store.lua), reporting a
-// failure; it returns whether it stored.
-func (c *Cache) store(ctx context.Context, t target, vary, field string, e *entry, f found) bool {
+// failure, and releases lock (nil: none) in the same round trip; it
+// returns whether it stored.
+func (c *Cache) store(ctx context.Context, t target, vary, field string, e *entry, f found, lock *fillLock) bool {
 	if !c.mayStore(f) {
 		return false
 	}
-	stored, err := c.storeEntry(ctx, t, vary, field, e, f.gen)
+	stored, err := c.storeEntry(ctx, t, vary, field, e, f.gen, lock)
 	if err != nil {
 		c.report(ctx, fmt.Errorf("httpcache: storing a response: %w", err))
 	}

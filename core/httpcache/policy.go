@@ -145,8 +145,10 @@ func (c *Cache) plan(r *http.Request, rq requestCC, status int, h http.Header, r
 
 	// Age (RFC 9111 section 4.2.3).
 	date := now
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
-		date = d.UnixMilli()
+	if v := h.Get("Date"); v != "" { // (a failed parse costs three errors)
+		if d, err := http.ParseTime(v); err == nil {
+			date = d.UnixMilli()
+		}
 	}
 	ageValue, ageValid := ageOf(h)
 	if !ageValid {

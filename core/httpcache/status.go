@@ -3,6 +3,8 @@ package httpcache
 import (
 	"strconv"
 	"strings"
+
+	"github.com/dunglas/httpsfv"
 )
 
 // cacheStatus is one member of the Cache-Status field (RFC 9211).
@@ -44,7 +46,7 @@ func (c *Cache) format(s cacheStatus, key string) string {
 	}
 	if c.opts.ShowKey && key != "" {
 		b.WriteString("; key=")
-		b.WriteString(strconv.Quote(asciiOnly(key)))
+		b.WriteString(sfString(key))
 	}
 	if s.detail != "" {
 		b.WriteString("; detail=")
@@ -53,12 +55,24 @@ func (c *Cache) format(s cacheStatus, key string) string {
 	return b.String()
 }
 
-// asciiOnly replaces what an RFC 8941 string cannot hold.
-func asciiOnly(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+// sfString serialises s, a URL the client chose, as an RFC 9651 string,
+// with what a string cannot hold (controls, non-ASCII) replaced by '?'.
+func sfString(s string) string {
+	v, err := httpsfv.Marshal(httpsfv.NewItem(strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
 			return '?'
 		}
 		return r
-	}, s)
+	}, s)))
+	if err != nil { // unreachable: every byte left is one a string holds
+		return `"?"`
+	}
+	return v
+}
+
+// validStatusName reports whether s is an RFC 9651 token, which a
+// Cache-Status member name must be.
+func validStatusName(s string) bool {
+	v, err := httpsfv.Marshal(httpsfv.NewItem(httpsfv.Token(s)))
+	return err == nil && v == s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,7 +27,22 @@ type found struct {
 	gen string
 	// at is when the lookup was sent (time.Now, monotonic), for fillAge.
 	at time.Time
+	// lock is the fill lock the lookup took (see lookup.lua), when the
+	// request asked for one and nothing it could use was stored; the
+	// request that made the read owns it (the requests that shared the
+	// read see lockHeld instead).
+	lock *fillLock
+	// lockState says what the lookup did about the fill lock.
+	lockState int8
 }
+
+// What a lookup did about the fill lock.
+const (
+	lockNone   int8 = iota // took none (not asked, or a variant is stored)
+	lockMine               // took it: found.lock
+	lockHeld               // another request (here or in another instance) holds it
+	lockFailed             // Redis refused it (reported)
+)
 
 // fillAge bounds how long after its lookup a fill may store when the
 // lookup found no generation: an invalidation after the lookup leaves a
@@ -49,11 +65,13 @@ type readResult struct {
 
 // lookup finds the variant of t that a request with selector s selects:
 // in the in-process tier, else in Redis with one round trip (two when the
-// URL's Vary names changed since this instance last saw them). Concurrent
-// lookups of one variant in this instance share one Redis read; so do
-// concurrent lookups of a URL whose Vary names this instance does not
-// know yet, those of another variant following with a read of their own.
-func (c *Cache) lookup(ctx context.Context, t target, s selector, now int64) (found, error) {
+// URL's Vary names changed since this instance last saw them). With lock
+// set, a lookup that finds nothing the request could use takes the fill
+// lock in the same round trip (see lookup.lua). Concurrent lookups of one
+// variant in this instance share one Redis read; so do concurrent lookups
+// of a URL whose Vary names this instance does not know yet, those of
+// another variant following with a read of their own.
+func (c *Cache) lookup(ctx context.Context, t target, s selector, now int64, lock bool) (found, error) {
 	hint, known := c.hints.get(t.key)
 	rkey := t.key + "\x00*"
 	if known {
@@ -74,36 +92,50 @@ func (c *Cache) lookup(ctx context.Context, t target, s selector, now int64) (fo
 		if res != nil {
 			hint = res.f.vary // another variant of the names the read found
 		}
-		return c.read(ctx, t, s, hint, now)
+		return c.read(ctx, t, s, hint, now, lock)
 	}
 	res := &readResult{}
 	defer func() { c.reads.finish(rkey, fl, res) }()
-	res.f, res.err = c.read(ctx, t, s, hint, now)
-	return res.f, res.err
+	f, err := c.read(ctx, t, s, hint, now, lock)
+	res.f, res.err = f, err
+	if f.lockState == lockMine {
+		// the lock is this request's; the others see it held
+		res.f.lock, res.f.lockState = nil, lockHeld
+	}
+	return f, err
 }
 
 // read is lookup's Redis read, with the Vary names hint ("*": unknown).
-func (c *Cache) read(ctx context.Context, t target, s selector, hint string, now int64) (found, error) {
+func (c *Cache) read(ctx context.Context, t target, s selector, hint string, now int64, lock bool) (found, error) {
 	epoch := c.local.epochNow()
 	at := time.Now()
+	ks := []string{t.key, t.gen}
+	var token string
+	if lock {
+		token = c.nextToken()
+		ks = append(ks, c.lockKey(t, "?", s.base(), s.session), "")
+	}
 	for attempt := 0; ; attempt++ {
-		var reply []any
-		err := c.call.DoMeasured(ctx, c.tel.ops["lookup"], func(ctx context.Context) error {
-			v, err := lookupScript.Run(ctx, c.client, []string{t.key, t.gen}, lookupArgs(hint, s)...).Slice()
-			reply = v
-			return err
-		})
+		var field string // the variant the hint selects
+		if hint != "*" {
+			field = variantField(hint, s)
+		}
+		if lock {
+			ks[3] = ks[2] // not used when the hint is unknown
+			if hint != "*" {
+				ks[3] = c.lockKey(t, field)
+			}
+		}
+		v, err := c.sendScript(ctx, c.tel.ops["lookup"], lookupScript, ks, lookupArgs(hint, s, token, c.fillMSArg, field)...)
 		if err != nil {
 			return found{}, err
 		}
-		if len(reply) == 0 || len(reply) > 3 {
+		reply, _ := v.([]any)
+		if len(reply) != 2 && len(reply) != 4 {
 			return found{}, fmt.Errorf("httpcache: lookup: unexpected reply of %d values", len(reply))
 		}
 		gen, _ := reply[0].(string)
-		if len(reply) == 1 {
-			return found{gen: gen, at: at}, nil
-		}
-		vary, _ := reply[1].(string)
+		vary, exists := reply[1].(string)
 		if len(reply) == 2 {
 			if attempt > 0 {
 				return found{}, fmt.Errorf("httpcache: the Vary names of %q changed twice during one lookup", t.url)
@@ -111,13 +143,36 @@ func (c *Cache) read(ctx context.Context, t target, s selector, hint string, now
 			hint = vary
 			continue
 		}
-		c.hints.set(t.key, vary)
-		f := found{exists: true, vary: vary, field: variantField(vary, s), gen: gen, at: at}
+		f := found{gen: gen, at: at}
+		switch l := reply[3].(type) {
+		case int64:
+			switch l {
+			case 1:
+				f.lockState = lockMine
+				f.lock = &fillLock{key: ks[2], token: token}
+				if exists {
+					f.lock.key = ks[3]
+				}
+			case 0:
+				f.lockState = lockHeld
+			}
+		case string:
+			f.lockState = lockFailed
+			c.report(ctx, fmt.Errorf("httpcache: fill lock: %s", l))
+		}
+		if !exists {
+			return f, nil
+		}
+		if vary != hint {
+			c.hints.set(t.key, vary)
+			field = variantField(vary, s)
+		}
+		f.exists, f.vary, f.field = true, vary, field
 		raw, _ := reply[2].(string)
 		if raw == "" {
 			return f, nil
 		}
-		e, err := decodeEntry([]byte(raw), c.opts.MaxBodyBytes)
+		e, err := decodeEntry(bytesOf(raw), c.opts.MaxBodyBytes)
 		if err != nil {
 			// a miss, not a failure: the handler's answer replaces it
 			c.report(ctx, fmt.Errorf("httpcache: %s: %w", t.url, err))
@@ -134,33 +189,50 @@ func (c *Cache) read(ctx context.Context, t target, s selector, hint string, now
 }
 
 // storeEntry stores e as the variant field of t, and indexes it under its
-// tags, in one pipeline, unless the URL's generation is no longer gen (an
-// invalidation came since the lookup that found gen). It reports whether
-// it stored.
-func (c *Cache) storeEntry(ctx context.Context, t target, vary, field string, e *entry, gen string) (bool, error) {
+// tags, in one pipeline (one round trip on one server; on a Cluster, the
+// tag indexes in other slots are written at the same time, on their own
+// nodes), unless the URL's generation is no longer gen (an invalidation
+// came since the lookup that found gen). It releases lock (nil: none) in
+// the same script. It reports whether it stored.
+func (c *Cache) storeEntry(ctx context.Context, t target, vary, field string, e *entry, gen string, lock *fillLock) (bool, error) {
 	blob := e.encode(c.opts.CompressAbove)
 	keep := strconv.FormatInt(e.keep, 10)
-	calls := []scriptCall{{storeScript, []string{t.key, t.gen}, []any{vary, field, blob, keep, t.url, c.opts.MaxVariants, gen}}}
+	lockKey, token := t.gen, ""
+	if lock != nil && !lock.released {
+		lockKey, token = lock.key, lock.token
+	}
+	calls := []scriptCall{{storeScript, []string{t.key, t.gen, lockKey}, []any{vary, field, blob, keep, t.url, c.opts.MaxVariants, gen, token}}}
 	for _, tag := range e.tags {
 		calls = append(calls, scriptCall{tagAddScript, []string{c.tagKey(tag)}, []any{t.key, keep}})
 	}
-	var stored bool
-	err := c.call.DoMeasured(ctx, c.tel.ops["store"], func(ctx context.Context) error {
-		replies, err := c.runScripts(ctx, c.client, calls)
-		if err == nil {
-			n, _ := replies[0].(int64)
-			stored = n == 1
-		}
-		return err
-	})
-	if err != nil {
-		return false, err
+	// Atomic: a call abandoned at its deadline (a client without
+	// ContextTimeoutEnabled) may still be running when they are read.
+	var stored, ran atomic.Bool
+	var err error
+	if len(calls) == 1 {
+		// no tags: a lookup-sized call, which may go out with others
+		var v any
+		v, err = c.sendScript(ctx, c.tel.ops["store"], storeScript, calls[0].keys, calls[0].args...)
+		n, ok := v.(int64)
+		ran.Store(ok)
+		stored.Store(n == 1)
+	} else {
+		err = c.call.DoMeasured(ctx, c.tel.ops["store"], func(ctx context.Context) error {
+			replies, err := c.runScripts(ctx, c.client, calls)
+			n, ok := replies[0].(int64)
+			ran.Store(ok)
+			stored.Store(n == 1)
+			return err
+		})
 	}
-	if stored {
+	if ran.Load() && lock != nil {
+		lock.released = true // store.lua released it
+	}
+	if stored.Load() {
 		c.hints.set(t.key, vary)
 		c.tel.stored(ctx, len(blob))
 	}
-	return stored, nil
+	return stored.Load(), err
 }
 
 // tagKey returns the key of a tag's index. It has the tag as its hash tag,

@@ -28,18 +28,20 @@ type instruments struct {
 	stores        metric.Int64Counter
 	storedBytes   metric.Int64Counter
 	invalidations metric.Int64Counter
-	outcomes      map[string]metric.MeasurementOption
-	bypass        map[string]metric.MeasurementOption
-	plain         metric.MeasurementOption
-	kinds         map[string]metric.MeasurementOption
-	ops           map[string]*telemetry.RedisOp
+	// The attribute sets as option lists built once: passing one with
+	// "..." costs no allocation, where a single option would.
+	outcomes map[string][]metric.AddOption
+	bypass   map[string][]metric.AddOption
+	plain    []metric.AddOption
+	kinds    map[string][]metric.AddOption
+	ops      map[string]*telemetry.RedisOp
 }
 
 func newInstruments(opts Options) *instruments {
 	t := telemetry.New("httpcache", opts.MeterProvider, opts.TracerProvider)
 	policy := telemetry.Policy.String(opts.Name)
-	in := &instruments{t: t, outcomes: map[string]metric.MeasurementOption{}, bypass: map[string]metric.MeasurementOption{},
-		kinds: map[string]metric.MeasurementOption{}, ops: map[string]*telemetry.RedisOp{}}
+	in := &instruments{t: t, outcomes: map[string][]metric.AddOption{}, bypass: map[string][]metric.AddOption{},
+		kinds: map[string][]metric.AddOption{}, ops: map[string]*telemetry.RedisOp{}}
 	in.requests = t.Counter("redisware.cache.requests", "{request}",
 		"Cache lookups, HTTP and application data, by cache and outcome (hit, local_hit, stale, miss, bypass with its reason).")
 	in.stores = t.Counter("redisware.cache.stores", "{entry}", "Entries stored, by cache.")
@@ -47,15 +49,15 @@ func newInstruments(opts Options) *instruments {
 	in.invalidations = t.Counter("redisware.cache.invalidations", "{invalidation}",
 		"Invalidations requested, by cache and kind (url, tag, prefix, key).")
 	for _, o := range []string{outcomeHit, outcomeLocalHit, outcomeStale, outcomeMiss} {
-		in.outcomes[o] = t.Attrs(policy, telemetry.Outcome.String(o))
+		in.outcomes[o] = []metric.AddOption{t.Attrs(policy, telemetry.Outcome.String(o))}
 	}
 	for _, r := range bypassReasons {
-		in.bypass[r] = t.Attrs(policy, telemetry.Outcome.String(outcomeBypass), attribute.String("redisware.reason", r))
+		in.bypass[r] = []metric.AddOption{t.Attrs(policy, telemetry.Outcome.String(outcomeBypass), attribute.String("redisware.reason", r))}
 	}
 	for _, k := range []string{"url", "tag", "prefix", "key"} {
-		in.kinds[k] = t.Attrs(policy, attribute.String("redisware.kind", k))
+		in.kinds[k] = []metric.AddOption{t.Attrs(policy, attribute.String("redisware.kind", k))}
 	}
-	in.plain = t.Attrs(policy)
+	in.plain = []metric.AddOption{t.Attrs(policy)}
 	for _, op := range []string{"lookup", "store", "get", "set", "invalidate", "publish", "lock"} {
 		in.ops[op] = t.RedisOp(op)
 	}
@@ -64,25 +66,35 @@ func newInstruments(opts Options) *instruments {
 
 func (in *instruments) request(ctx context.Context, outcome string) {
 	if in.t.On {
-		in.requests.Add(ctx, 1, in.outcomes[outcome])
+		in.requests.Add(ctx, 1, in.outcomes[outcome]...)
 	}
+}
+
+// dataOutcome counts a GetOrLoad call: outcomeBypass stands for a Redis
+// failure.
+func (in *instruments) dataOutcome(ctx context.Context, outcome string) {
+	if outcome == outcomeBypass {
+		in.bypassed(ctx, "redis_unavailable")
+		return
+	}
+	in.request(ctx, outcome)
 }
 
 func (in *instruments) bypassed(ctx context.Context, reason string) {
 	if in.t.On {
-		in.requests.Add(ctx, 1, in.bypass[reason])
+		in.requests.Add(ctx, 1, in.bypass[reason]...)
 	}
 }
 
 func (in *instruments) stored(ctx context.Context, bytes int) {
 	if in.t.On {
-		in.stores.Add(ctx, 1, in.plain)
-		in.storedBytes.Add(ctx, int64(bytes), in.plain)
+		in.stores.Add(ctx, 1, in.plain...)
+		in.storedBytes.Add(ctx, int64(bytes), in.plain...)
 	}
 }
 
 func (in *instruments) invalidated(ctx context.Context, kind string, n int) {
 	if in.t.On && n > 0 {
-		in.invalidations.Add(ctx, int64(n), in.kinds[kind])
+		in.invalidations.Add(ctx, int64(n), in.kinds[kind]...)
 	}
 }
