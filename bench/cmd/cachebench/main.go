@@ -16,7 +16,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -29,13 +31,33 @@ func main() {
 	c := flag.Int("c", 32, "concurrent goroutines sending requests")
 	warm := flag.Duration("warmup", 500*time.Millisecond, "warm-up of each row before it is measured")
 	rounds := flag.Int("rounds", 1, "measure every row this many times, taking turns, and show the median")
-	only := flag.String("only", "", "measure only the rows whose kind/scenario/library contains this")
+	only := flag.String("only", "", "measure only the rows whose kind/scenario/library (such as data/hit/redisware) matches this regular expression")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	app := flag.Bool("app", false, "compare GET /cached hits with GET /healthz on the reference app (examples/nethttp) instead")
+	repo := flag.String("repo", "..", "with -app: the redisware module to build examples/nethttp from")
+	db := flag.Int("db", 14, "with -app: the Redis database the app uses (its keys all expire)")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cachebench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *c < 1 || *d <= 0 || *warm < 0 || *rounds < 1 {
 		fmt.Fprintln(os.Stderr, "cachebench: -c and -rounds must be at least 1, -d positive, -warmup not negative")
 		os.Exit(2)
 	}
-	if err := run(*d, *c, *warm, *rounds, *only); err != nil {
+	runner := func() error { return run(*d, *c, *warm, *rounds, *only) }
+	if *app {
+		runner = func() error { return runApp(*d, *c, *warm, *rounds, *repo, *db) }
+	}
+	if err := runner(); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "cachebench:", err)
 		os.Exit(1)
 	}
@@ -87,7 +109,11 @@ func run(d time.Duration, c int, warm time.Duration, rounds int, only string) (e
 			rows = append(rows, &row{kind: "data", s: s, data: lib})
 		}
 	}
-	rows = slices.DeleteFunc(rows, func(r *row) bool { return !strings.Contains(r.name(), only) })
+	match, err := regexp.Compile(only)
+	if err != nil {
+		return fmt.Errorf("-only: %w", err)
+	}
+	rows = slices.DeleteFunc(rows, func(r *row) bool { return !match.MatchString(r.name()) })
 	var failed []string
 	for range rounds {
 		for _, r := range rows {
@@ -132,6 +158,72 @@ func run(d time.Duration, c int, warm time.Duration, rounds int, only string) (e
 		fmt.Printf("| %s | %s | %s | %s | %.4f | %d of %d | %d | %.2f | %.2f | %s |\n",
 			what, r.s.Name, r.lib(), rate, m.RoundTripsPerRequest(), m.Executions, m.Requests, m.Failures,
 			float64(proc)/float64(time.Microsecond), float64(srv)/float64(time.Microsecond), others)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("sanity checks failed:\n  %s", strings.Join(failed, "\n  "))
+	}
+	return nil
+}
+
+// runApp measures the reference app's routes (harness.AppRoutes) from
+// exactly c workers, d each, the routes taking turns, rounds times, after
+// a warm-up of each, and prints each route's median with its range and its
+// ratio to the first (GET /healthz).
+func runApp(d time.Duration, c int, warm time.Duration, rounds int, repo string, db int) error {
+	ctx := context.Background()
+	env, err := harness.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	app, err := harness.StartApp(ctx, repo, env.Addr, db, c)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	ms := make([][]harness.AppMeasurement, len(harness.AppRoutes))
+	var failed []string
+	for i := -1; i < rounds; i++ {
+		for j, r := range harness.AppRoutes {
+			dur := d
+			if i < 0 {
+				dur = warm // the warm-up round, not counted
+			}
+			m, err := app.Measure(ctx, env, r, dur)
+			if err != nil {
+				return err
+			}
+			if err := m.Check(r); err != nil {
+				failed = append(failed, err.Error())
+			}
+			if i >= 0 {
+				ms[j] = append(ms[j], m)
+			}
+		}
+	}
+	fmt.Printf("%s %s/%s, GOMAXPROCS=%d, NumCPU=%d; Redis %s at %s (database %d); the app and this load generator in two processes on the same machine; %d workers over HTTP/1.1 keep-alive connections from %d client addresses; %v per round after %v warm-up; median of %d rounds (range)\n\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(),
+		env.RedisVersion, env.Addr, db, c, c*harness.AppAddrsPerWorker, d, warm, rounds)
+	fmt.Println("| route | requests/s | ratio to /healthz | app CPU µs/request | load generator CPU µs/request | Redis CPU µs/request | cache failures | wrong answers |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	var base float64
+	for j, r := range harness.AppRoutes {
+		rs := ms[j]
+		slices.SortFunc(rs, func(a, b harness.AppMeasurement) int { return cmp.Compare(a.PerSecond(), b.PerSecond()) })
+		m := rs[len(rs)/2]
+		if j == 0 {
+			base = m.PerSecond()
+		}
+		per := func(t time.Duration) float64 {
+			return float64(t) / float64(time.Microsecond) / float64(max(1, m.Requests))
+		}
+		var bad, bypassed int64
+		for _, x := range rs {
+			bad += x.Bad
+			bypassed += x.Bypassed
+		}
+		fmt.Printf("| %s | %.0f (%.0f–%.0f) | %.2f | %.1f | %.1f | %.1f | %d | %d |\n", r.Name, m.PerSecond(), rs[0].PerSecond(), rs[len(rs)-1].PerSecond(),
+			m.PerSecond()/base, per(m.AppCPU), per(m.LoadCPU), per(m.RedisCPU), bypassed, bad)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("sanity checks failed:\n  %s", strings.Join(failed, "\n  "))

@@ -1,12 +1,16 @@
 // Command ratebench compares redisware's rate limiter with its peers on one
-// Redis: for each scenario and library it runs exactly -c goroutines for -d
-// after a warm-up, and prints a Markdown table of decisions per second and
-// Redis round trips per decision.
+// Redis: for each scenario, library and concurrency it runs exactly that
+// many goroutines for -d after a warm-up, and prints a Markdown table of
+// decisions per second, Redis round trips per decision and the CPU time
+// each decision costs the benchmark process and the Redis server.
 //
-//	go run ./cmd/ratebench -d 5s
+//	go run ./cmd/ratebench -d 4s -rounds 3
+//	go run ./cmd/ratebench -d 4s -rounds 3 -only many-keys/redisware -c 1,32,256
+//	go run ./cmd/ratebench -http -d 4s -rounds 3
 //
 // With -rounds n every row is measured n times, the rows taking turns, and
-// the table shows the round with the median decisions/s, with the range.
+// each column shows its median over the rounds, with the range. With -http
+// it measures the reference app instead (see http.go).
 package main
 
 import (
@@ -17,6 +21,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,31 +29,48 @@ import (
 )
 
 func main() {
-	d := flag.Duration("d", 5*time.Second, "how long each scenario × library is measured")
-	c := flag.Int("c", 32, "concurrent goroutines making decisions")
+	d := flag.Duration("d", 5*time.Second, "how long each row is measured")
+	cs := flag.String("c", "32", "concurrent goroutines making decisions (or HTTP requests); a comma-separated list measures each")
 	warm := flag.Duration("warmup", time.Second, "warm-up before each measurement, on keys of its own")
-	rounds := flag.Int("rounds", 1, "measure every row this many times, taking turns, and show the median")
+	rounds := flag.Int("rounds", 1, "measure every row this many times, taking turns, and show the medians")
+	only := flag.String("only", "", "measure only the rows whose scenario/library (or app/route with -http) contains this")
+	httpMode := flag.Bool("http", false, "measure the reference app's /healthz and a flooded /limited over HTTP instead")
 	flag.Parse()
-	if *c < 1 || *d <= 0 || *warm < 0 || *rounds < 1 {
-		fmt.Fprintln(os.Stderr, "ratebench: -c and -rounds must be at least 1, -d positive, -warmup not negative")
+	var conc []int
+	for f := range strings.SplitSeq(*cs, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			conc = nil
+			break
+		}
+		conc = append(conc, n)
+	}
+	if len(conc) == 0 || *d <= 0 || *warm < 0 || *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "ratebench: -c must list numbers of at least 1, -rounds be at least 1, -d positive, -warmup not negative")
 		os.Exit(2)
 	}
-	if err := run(*d, *c, *warm, *rounds); err != nil {
+	run := runLibraries
+	if *httpMode {
+		run = runHTTP
+	}
+	if err := run(*d, conc, *warm, *rounds, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "ratebench:", err)
 		os.Exit(1)
 	}
 }
 
-// row is one scenario × library and its measurements, one per round.
+// row is one scenario × library × concurrency and its measurements, one
+// per round.
 type row struct {
 	s   harness.Scenario
 	lib harness.Library
+	c   int
 	ms  []harness.Measurement
 }
 
 func (r *row) name() string { return r.s.Name + "/" + r.lib.Name }
 
-func run(d time.Duration, c int, warm time.Duration, rounds int) (err error) {
+func runLibraries(d time.Duration, conc []int, warm time.Duration, rounds int, only string) (err error) {
 	ctx := context.Background()
 	env, err := harness.Open(ctx)
 	if err != nil {
@@ -66,26 +88,35 @@ func run(d time.Duration, c int, warm time.Duration, rounds int) (err error) {
 	var rows []*row
 	for _, s := range harness.Scenarios {
 		for _, lib := range harness.Libraries {
-			rows = append(rows, &row{s: s, lib: lib})
+			for _, c := range conc {
+				r := &row{s: s, lib: lib, c: c}
+				if strings.Contains(r.name(), only) {
+					rows = append(rows, r)
+				}
+			}
 		}
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("-only %q matches no row", only)
 	}
 	keys := map[string][]string{}
 	for _, s := range harness.Scenarios {
 		keys[s.Name] = s.KeyNames()
 	}
 	var failed, notes []string
+	load := newLoad()
 	for round := range rounds {
 		for _, r := range rows {
 			if warm > 0 {
-				if err := env.Warm(ctx, r.lib, r.s, keys[r.s.Name], c, warm); err != nil {
-					failed = append(failed, r.name()+": "+err.Error())
+				if err := env.Warm(ctx, r.lib, r.s, keys[r.s.Name], r.c, warm); err != nil {
+					failed = append(failed, fmt.Sprintf("%s (c=%d): %v", r.name(), r.c, err))
 				}
 			}
 			decide, err := env.Limiter(r.lib, r.s, "measure")
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.name(), err)
 			}
-			m, err := env.Measure(ctx, r.lib, decide, keys[r.s.Name], c, d)
+			m, err := env.Measure(ctx, r.lib, decide, keys[r.s.Name], r.c, d)
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.name(), err)
 			}
@@ -94,38 +125,39 @@ func run(d time.Duration, c int, warm time.Duration, rounds int) (err error) {
 				return fmt.Errorf("deleting the run's keys: %w", err)
 			}
 			r.ms = append(r.ms, m)
+			load.add(m.OthersCPU())
 			if err := r.s.Check(m.Tally, m.Elapsed); err != nil {
-				failed = append(failed, r.name()+": "+err.Error())
+				failed = append(failed, fmt.Sprintf("%s (c=%d): %v", r.name(), r.c, err))
 			}
 			if m.Errors > 0 {
-				notes = append(notes, fmt.Sprintf("- %s, round %d: %d calls failed, %d of them admitted (failing open); first: %v",
-					r.name(), round+1, m.Errors, m.FailedOpen, m.Err))
+				notes = append(notes, fmt.Sprintf("- %s (c=%d), round %d: %d calls failed, %d of them admitted (failing open); first: %v",
+					r.name(), r.c, round+1, m.Errors, m.FailedOpen, m.Err))
 			}
 		}
 	}
 
-	fmt.Printf("%s %s/%s, GOMAXPROCS=%d, NumCPU=%d; Redis %s at %s; %d goroutines, %v per row after %v warm-up",
+	fmt.Printf("%s %s/%s, GOMAXPROCS=%d, NumCPU=%d; Redis %s at %s; %v per row after %v warm-up",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(),
-		env.RedisVersion, env.Addr, c, d, warm)
+		env.RedisVersion, env.Addr, d, warm)
 	if rounds > 1 {
-		fmt.Printf("; median of %d rounds (range)", rounds)
+		fmt.Printf("; medians of %d rounds (range)", rounds)
 	}
-	fmt.Print("\n\n")
-	fmt.Println("| scenario | library | decisions/s | round trips/decision | allowed (count) | failed calls (admitted) | bench CPU µs/decision | Redis CPU µs/decision | others' CPU (cores) |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("; %s\n\n", load)
+	fmt.Println("| scenario | library | goroutines | decisions/s | round trips/decision | allowed (count) | failed calls (admitted) | bench CPU µs/decision | Redis CPU µs/decision | script µs/call | others' CPU (cores) |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
-		slices.SortFunc(r.ms, func(a, b harness.Measurement) int {
+		// The counts come from the round of median decisions/s.
+		m := slices.SortedFunc(slices.Values(r.ms), func(a, b harness.Measurement) int {
 			return cmp.Compare(a.PerSecond(), b.PerSecond())
-		})
-		m := r.ms[len(r.ms)/2]
-		rate := fmt.Sprintf("%.0f", m.PerSecond())
-		if len(r.ms) > 1 {
-			rate += fmt.Sprintf(" (%.0f–%.0f)", r.ms[0].PerSecond(), r.ms[len(r.ms)-1].PerSecond())
-		}
-		proc, srv := m.CPUPerDecision()
-		fmt.Printf("| %s | %s | %s | %s | %d of %d | %d (%d) | %.2f | %.2f | %s |\n",
-			r.s.Name, r.lib.Name, rate, roundTrips(m), m.Allowed, m.Decisions, m.Errors, m.FailedOpen,
-			micros(proc), micros(srv), others(m))
+		})[len(r.ms)/2]
+		fmt.Printf("| %s | %s | %d | %s | %s | %d of %d | %d (%d) | %s | %s | %s | %s |\n",
+			r.s.Name, r.lib.Name, r.c,
+			median(r.ms, "%.0f", harness.Measurement.PerSecond),
+			roundTrips(m), m.Allowed, m.Decisions, m.Errors, m.FailedOpen,
+			median(r.ms, "%.2f", func(m harness.Measurement) float64 { p, _ := m.CPUPerDecision(); return micros(p) }),
+			median(r.ms, "%.2f", func(m harness.Measurement) float64 { _, s := m.CPUPerDecision(); return micros(s) }),
+			median(r.ms, "%.2f", func(m harness.Measurement) float64 { return micros(m.ScriptTimePerCall()) }),
+			median(r.ms, "%.2f", harness.Measurement.OthersCPU))
 	}
 	if len(notes) > 0 {
 		fmt.Printf("\n%s\n", strings.Join(notes, "\n"))
@@ -134,6 +166,21 @@ func run(d time.Duration, c int, warm time.Duration, rounds int) (err error) {
 		return fmt.Errorf("sanity checks failed:\n  %s", strings.Join(failed, "\n  "))
 	}
 	return nil
+}
+
+// median formats the median of f over ms, with the range when there are
+// several.
+func median[M any](ms []M, format string, f func(M) float64) string {
+	vs := make([]float64, len(ms))
+	for i, m := range ms {
+		vs[i] = f(m)
+	}
+	slices.Sort(vs)
+	s := fmt.Sprintf(format, vs[len(vs)/2])
+	if len(vs) > 1 {
+		s += fmt.Sprintf(" ("+format+"–"+format+")", vs[0], vs[len(vs)-1])
+	}
+	return s
 }
 
 // roundTrips formats round trips per decision, with the total when it is
@@ -146,12 +193,31 @@ func roundTrips(m harness.Measurement) string {
 	return fmt.Sprintf("%.6f (%d in all)", r, m.RoundTrips)
 }
 
-// others formats the CPU others used during the measurement.
-func others(m harness.Measurement) string {
-	if o := m.OthersCPU(); o >= 0 {
-		return fmt.Sprintf("%.2f", o)
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// load summarises how busy the machine was with others' work while the
+// rows were measured, and the load average at the end.
+type load struct{ others []float64 }
+
+func newLoad() *load { return &load{} }
+
+func (l *load) add(others float64) {
+	if others >= 0 {
+		l.others = append(l.others, others)
 	}
-	return "?"
 }
 
-func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+func (l *load) String() string {
+	s := "others' CPU "
+	if len(l.others) == 0 {
+		s += "unknown"
+	} else {
+		s += median(l.others, "%.2f", func(f float64) float64 { return f }) + " cores"
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			s += "; load average " + strings.Join(f[:3], " ")
+		}
+	}
+	return s
+}

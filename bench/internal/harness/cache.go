@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -80,9 +81,11 @@ var DataLibraries = []DataLibrary{
 const cacheTTL = time.Hour
 
 // rediswareOptions are core/httpcache's defaults (a 100ms deadline per
-// call, misses collapsed across instances with a lock) but for the prefix,
-// the failure counting, the in-process tier (local bytes) and, with wait
-// -1, no cross-instance collapsing (a miss is a lookup and a store).
+// call, misses collapsed across instances with a fill lock taken by the
+// lookup and released by the store, telemetry on through the global
+// OpenTelemetry providers) but for the prefix, the failure counting, the
+// in-process tier (local bytes) and, with wait -1, no cross-instance
+// collapsing.
 func rediswareOptions(prefix string, local int64, wait time.Duration, fails *atomic.Int64) httpcache.Options {
 	return httpcache.Options{
 		Settings: core.Settings{
@@ -288,11 +291,11 @@ var page = func() []byte {
 }()
 
 // discardWriter is an http.ResponseWriter that keeps the status and the
-// body length, reused for every request of one goroutine.
+// body, reused for every request of one goroutine.
 type discardWriter struct {
 	h      http.Header
 	status int
-	n      int
+	body   []byte
 }
 
 func (w *discardWriter) Header() http.Header { return w.h }
@@ -305,13 +308,16 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = 200
 	}
-	w.n += len(p)
+	w.body = append(w.body, p...)
 	return len(p), nil
 }
 func (w *discardWriter) reset() {
 	clear(w.h)
-	w.status, w.n = 0, 0
+	w.status, w.body = 0, w.body[:0]
 }
+
+// right reports whether the response is the page, byte for byte.
+func (w *discardWriter) right() bool { return w.status == 200 && bytes.Equal(w.body, page) }
 
 // HTTPRun is one library's Gin engine for one scenario.
 type HTTPRun struct {
@@ -354,8 +360,8 @@ func (e *CacheEnv) WarmHTTP(ctx context.Context, r *HTTPRun, c int, d time.Durat
 	for i := 0; i < max(r.s.Keys, 100); i++ {
 		w.reset()
 		r.engine.ServeHTTP(w, r.request(i))
-		if w.status != 200 || w.n != len(page) {
-			return fmt.Errorf("%s: warm-up request %d: status %d, %d bytes", r.lib.Name, i, w.status, w.n)
+		if !w.right() {
+			return fmt.Errorf("%s: warm-up request %d: status %d, %d bytes", r.lib.Name, i, w.status, len(w.body))
 		}
 	}
 	if _, err := e.MeasureHTTP(ctx, r, c, d); err != nil {
@@ -375,8 +381,8 @@ func (r *HTTPRun) request(i int) *http.Request {
 	return httptest.NewRequest(http.MethodGet, "/item?id="+strconv.Itoa(i%r.s.Keys), nil)
 }
 
-// Bad returns how many answers were wrong (not 200 with the whole page,
-// or an error) so far.
+// Bad returns how many answers were wrong (not 200 with the page, byte
+// for byte, or an error) so far.
 func (r *HTTPRun) Bad() int64 { return r.bad.Load() }
 
 // Failures returns how many cache failures the library reported so far.
@@ -405,7 +411,7 @@ func (r *HTTPRun) Stepper(worker, c int) func(i int) {
 			req = r.request(0)
 		}
 		r.engine.ServeHTTP(w, req)
-		if w.status != 200 || w.n != len(page) {
+		if !w.right() {
 			r.bad.Add(1)
 		}
 	}
@@ -459,7 +465,7 @@ func (r *DataRun) key(i int) string {
 func (e *CacheEnv) WarmData(ctx context.Context, r *DataRun, c int, d time.Duration) error {
 	for i := 0; i < max(r.s.Keys, 100); i++ {
 		v, err := r.get(ctx, r.key(i), r.load)
-		if err != nil || len(v) != len(page) {
+		if err != nil || !bytes.Equal(v, page) {
 			return fmt.Errorf("%s: warm-up %d: %d bytes, %v", r.lib.Name, i, len(v), err)
 		}
 	}
@@ -498,7 +504,7 @@ func (r *DataRun) Stepper(worker, c int) func(i int) {
 		} else {
 			key = r.key(0)
 		}
-		if v, err := r.get(ctx, key, r.load); err != nil || len(v) != len(page) {
+		if v, err := r.get(ctx, key, r.load); err != nil || !bytes.Equal(v, page) {
 			r.bad.Add(1)
 		}
 	}

@@ -201,6 +201,39 @@ func (e *Env) Cleanup(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// DeleteKeys deletes the keys matching any of patterns (SCAN MATCH
+// patterns) on the Redis at url (a redis:// URL, which may name a
+// database).
+func DeleteKeys(ctx context.Context, url string, patterns ...string) error {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	for _, p := range patterns {
+		iter := rdb.Scan(ctx, 0, p, 1000).Iterator()
+		var batch []string
+		for iter.Next(ctx) {
+			if batch = append(batch, iter.Val()); len(batch) == 1000 {
+				if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+					return err
+				}
+				batch = batch[:0]
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Close closes the clients.
 func (e *Env) Close() {
 	for _, c := range e.clients {
@@ -282,6 +315,20 @@ type Measurement struct {
 	// other client of the same server), and MachineCPU the time all the
 	// machine's CPUs were busy (from /proc/stat; zero where there is none).
 	ProcessCPU, RedisCPU, MachineCPU time.Duration
+	// ScriptCalls and ScriptTime are the EVALSHA and EVAL calls the server
+	// ran during the run and the time it spent in them (INFO commandstats,
+	// so they include any other client's scripts): the scripts' own cost,
+	// without the network's.
+	ScriptCalls int64
+	ScriptTime  time.Duration
+}
+
+// ScriptTimePerCall returns the server's time per script call.
+func (m Measurement) ScriptTimePerCall() time.Duration {
+	if m.ScriptCalls == 0 {
+		return 0
+	}
+	return m.ScriptTime / time.Duration(m.ScriptCalls)
 }
 
 // OthersCPU returns how many CPUs, on average, were busy with something
@@ -325,7 +372,7 @@ func (e *Env) Measure(ctx context.Context, lib Library, decide Decide, keys []st
 	for i := range workers {
 		workers[i] = NewWorker(decide, keys, i, c)
 	}
-	redis0, err := e.redisCPU(ctx)
+	redis0, err := e.RedisStats(ctx)
 	if err != nil {
 		return Measurement{}, err
 	}
@@ -350,35 +397,73 @@ func (e *Env) Measure(ctx context.Context, lib Library, decide Decide, keys []st
 	if machine0 > 0 {
 		m.MachineCPU = machineCPU() - machine0
 	}
-	redis1, err := e.redisCPU(ctx)
+	redis1, err := e.RedisStats(ctx)
 	if err != nil {
 		return Measurement{}, err
 	}
-	m.RedisCPU = redis1 - redis0
+	m.RedisCPU = redis1.CPU - redis0.CPU
+	m.ScriptCalls = redis1.ScriptCalls - redis0.ScriptCalls
+	m.ScriptTime = redis1.ScriptTime - redis0.ScriptTime
 	for _, w := range workers {
 		m.Add(w.Tally)
 	}
 	return m, nil
 }
 
-// redisCPU returns the server's CPU time so far (used_cpu_sys + used_cpu_user).
+// RedisStats are a server's counters at one moment.
+type RedisStats struct {
+	// CPU is the server's CPU time so far (used_cpu_sys + used_cpu_user).
+	CPU time.Duration
+	// ScriptCalls and ScriptTime count the EVALSHA and EVAL calls so far
+	// and the time spent in them.
+	ScriptCalls int64
+	ScriptTime  time.Duration
+}
+
+// redisCPU returns the server's CPU time so far (used_cpu_sys +
+// used_cpu_user).
 func (e *Env) redisCPU(ctx context.Context) (time.Duration, error) {
-	info, err := e.clients[true].Info(ctx, "cpu").Result()
+	st, err := e.RedisStats(ctx)
+	return st.CPU, err
+}
+
+// RedisStats reads the server's counters (INFO cpu and commandstats).
+func (e *Env) RedisStats(ctx context.Context) (RedisStats, error) {
+	info, err := e.clients[true].Info(ctx, "cpu", "commandstats").Result()
 	if err != nil {
-		return 0, err
+		return RedisStats{}, err
 	}
-	var total float64
+	var st RedisStats
+	var cpu float64
 	for _, line := range strings.Split(info, "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+		switch {
+		case !ok:
+		case k == "used_cpu_sys" || k == "used_cpu_user":
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				return 0, fmt.Errorf("INFO cpu %s: %w", k, err)
+				return RedisStats{}, fmt.Errorf("INFO cpu %s: %w", k, err)
 			}
-			total += f
+			cpu += f
+		case k == "cmdstat_evalsha" || k == "cmdstat_eval":
+			// calls=7195808,usec=60348867,usec_per_call=8.39,...
+			for _, kv := range strings.Split(v, ",") {
+				name, n, _ := strings.Cut(kv, "=")
+				x, err := strconv.ParseInt(n, 10, 64)
+				switch {
+				case name != "calls" && name != "usec":
+				case err != nil:
+					return RedisStats{}, fmt.Errorf("INFO commandstats %s: %w", k, err)
+				case name == "calls":
+					st.ScriptCalls += x
+				default:
+					st.ScriptTime += time.Duration(x) * time.Microsecond
+				}
+			}
 		}
 	}
-	return time.Duration(total * float64(time.Second)), nil
+	st.CPU = time.Duration(cpu * float64(time.Second))
+	return st, nil
 }
 
 // machineCPU returns the time the machine's CPUs have been busy since boot,

@@ -37,7 +37,10 @@ type Library struct {
 // Libraries are the limiters, in table order.
 var Libraries = []Library{
 	{Name: "redisware", New: newRedisware},
-	{Name: "redisware-fixed-window", New: newRediswareFixed},
+	{Name: "redisware-fixed-window", New: newRediswareAlgorithm(ratelimit.FixedWindow)},
+	{Name: "redisware-sliding-window-counter", New: newRediswareAlgorithm(ratelimit.SlidingWindowCounter)},
+	{Name: "redisware-sliding-window-log", New: newRediswareAlgorithm(ratelimit.SlidingWindowLog)},
+	{Name: "redisware-autopipeline", New: newRediswareAutoPipeline},
 	{Name: "redisware-no-ctx-timeout", NoContextTimeout: true, New: newRedisware},
 	{Name: "redis_rate", New: newRedisRate},
 	{Name: "ulule", New: newUlule},
@@ -50,13 +53,26 @@ func newRedisware(rdb *redis.Client, prefix string, lim Limit) (Decide, error) {
 	return redisware(rdb, prefix, lim, ratelimit.GCRA)
 }
 
-// newRediswareFixed is core/ratelimit with the fixed-window algorithm, the
-// one ulule uses, otherwise as newRedisware.
-func newRediswareFixed(rdb *redis.Client, prefix string, lim Limit) (Decide, error) {
-	return redisware(rdb, prefix, lim, ratelimit.FixedWindow)
+// newRediswareAlgorithm is core/ratelimit with another algorithm (the fixed
+// window is the one ulule uses), otherwise as newRedisware.
+func newRediswareAlgorithm(alg ratelimit.Algorithm) func(rdb *redis.Client, prefix string, lim Limit) (Decide, error) {
+	return func(rdb *redis.Client, prefix string, lim Limit) (Decide, error) {
+		return redisware(rdb, prefix, lim, alg)
+	}
 }
 
-func redisware(rdb *redis.Client, prefix string, lim Limit, alg ratelimit.Algorithm) (Decide, error) {
+// newRediswareAutoPipeline is newRedisware on the client's AutoPipeliner
+// (go-redis v9.23's rdb.AutoPipeline(), its default options), which
+// batches the calls of concurrent decisions into pipelines.
+func newRediswareAutoPipeline(rdb *redis.Client, prefix string, lim Limit) (Decide, error) {
+	ap, err := rdb.AutoPipeline()
+	if err != nil {
+		return nil, err
+	}
+	return redisware(ap, prefix, lim, ratelimit.GCRA)
+}
+
+func redisware(rdb redis.UniversalClient, prefix string, lim Limit, alg ratelimit.Algorithm) (Decide, error) {
 	l, err := ratelimit.New(rdb, ratelimit.Options{
 		Settings:  core.Settings{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)},
 		Algorithm: alg,
