@@ -42,7 +42,16 @@ if not deadline or now >= deadline or (idle > 0 and seen and now - seen >= idle)
   redis.call('DEL', KEYS[1])
   return 0
 end
-redis.call('HSET', KEYS[1], '_s', now)
+-- Out of memory under noeviction, Redis refuses HSET: the session is then read as
+-- it is, neither slid nor added to (an increment fails), so a request that only
+-- reads its session still works, and nothing is written.
+local slid = redis.pcall('HSET', KEYS[1], '_s', now)
+if type(slid) == 'table' and slid.err then
+  if ARGV[4] then return redis.error_reply(slid.err) end
+  v[n + 1] = now
+  v[n + 2] = 0
+  return v
+end
 local ttl = deadline - now
 if idle > 0 and idle < ttl then ttl = idle end
 redis.call('PEXPIRE', KEYS[1], ttl)
