@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
@@ -139,16 +140,27 @@ func (b *batcher) release() {
 // send), again with EVAL when the server does not have the script yet.
 // It returns the script's reply; the reply is not to be read when the
 // error is the call's (a deadline).
-func (c *Cache) sendScript(ctx context.Context, op *telemetry.RedisOp, s *redis.Script, keys []string, args ...any) (any, error) {
+//
+// The call is never re-sent once it may have reached the server (a batch
+// holding it is not either): see package script.
+func (c *Cache) sendScript(ctx context.Context, op *telemetry.RedisOp, s *script.Script, keys []string, args ...any) (any, error) {
 	var start time.Time
 	if op.Enabled() {
 		start = time.Now()
 	}
-	cmd := redis.NewCmd(ctx, scriptArgs("evalsha", s.Hash(), keys, args)...)
-	err := c.send(ctx, nil, cmd)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = redis.NewCmd(ctx, scriptArgs("eval", scriptSource(s), keys, args)...)
-		err = c.call.Do(ctx, func(ctx context.Context) error { return c.client.Process(ctx, cmd) })
+	cmd, err := script.SendOnce(ctx, script.ProcessorFunc(func(ctx context.Context, cmd redis.Cmder) error {
+		return c.send(ctx, nil, cmd)
+	}), func() script.Cmd { return s.EvalSha(ctx, keys, args...) })
+	if script.IsNoScript(err) {
+		var eval script.Cmd // read only once Do has returned nil
+		err = c.call.Do(ctx, func(ctx context.Context) error {
+			e, err := script.SendOnce(ctx, c.client, func() script.Cmd { return s.Eval(ctx, keys, args...) })
+			eval = e
+			return err
+		})
+		if err == nil {
+			cmd = eval
+		}
 	}
 	if op.Enabled() {
 		op.Record(ctx, time.Since(start), err)
@@ -157,15 +169,4 @@ func (c *Cache) sendScript(ctx context.Context, op *telemetry.RedisOp, s *redis.
 		return nil, err
 	}
 	return cmd.Val(), nil
-}
-
-// scriptArgs returns the arguments of EVALSHA (or EVAL) of script, a hash
-// (or source), on keys with args.
-func scriptArgs(name, script string, keys []string, args []any) []any {
-	out := make([]any, 0, 3+len(keys)+len(args))
-	out = append(out, name, script, len(keys))
-	for _, k := range keys {
-		out = append(out, k)
-	}
-	return append(out, args...)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/settings"
 )
 
@@ -38,22 +39,18 @@ var (
 	//go:embed readlock.lua
 	readLockLua string
 
-	lookupScript   = redis.NewScript(lookupLua)
-	storeScript    = redis.NewScript(storeLua)
-	tagAddScript   = redis.NewScript(tagAddLua)
-	tagTakeScript  = redis.NewScript(tagTakeLua)
-	forgetScript   = redis.NewScript(forgetLua)
-	setDataScript  = redis.NewScript(setDataLua)
-	unlockScript   = redis.NewScript(unlockLua)
-	readLockScript = redis.NewScript(readLockLua)
-
-	// scriptSources maps the scripts that go out in batches (see
-	// sendScript) to their source, for EVAL.
-	scriptSources = map[*redis.Script]string{lookupScript: lookupLua, storeScript: storeLua, setDataScript: setDataLua}
+	// Each runs at most once per call, alone or in a pipeline: a call
+	// whose reply was lost fails rather than being re-sent by go-redis
+	// (see package script).
+	lookupScript   = script.New(lookupLua)
+	storeScript    = script.New(storeLua)
+	tagAddScript   = script.New(tagAddLua)
+	tagTakeScript  = script.New(tagTakeLua)
+	forgetScript   = script.New(forgetLua)
+	setDataScript  = script.New(setDataLua)
+	unlockScript   = script.New(unlockLua)
+	readLockScript = script.New(readLockLua)
 )
-
-// scriptSource returns the Lua source of s, one of scriptSources.
-func scriptSource(s *redis.Script) string { return scriptSources[s] }
 
 // genSuffix ends the key of a URL's or a value's generation (see
 // forget.lua), after the hash tag it shares with them.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/internal/script"
 )
 
 // ErrNotFound is returned by Get when nothing is stored under the key.
@@ -395,44 +397,67 @@ func (c *Cache) storeLoaded(ctx context.Context, lock *fillLock, value []byte, t
 }
 
 // pipeline sends the commands extra queues and the script calls on node in
-// one pipeline (EVALSHA), and the scripts the server did not have again as
-// EVAL. It returns the replies of the script calls (nil for one that
-// failed) and the first error.
+// one pipeline (EVALSHA). It returns the replies of the script calls (nil
+// for one that failed) and the first error. The script calls are NoRetry,
+// so go-redis never re-sends the pipeline once it may have reached the
+// server; a call that certainly did not run is sent again here, on its
+// own: as EVAL when the server did not have the script (NOSCRIPT), as it
+// was when it could get no connection (see package script). On a Cluster
+// the others may have run on their nodes, so they are never re-sent.
 func (c *Cache) pipeline(ctx context.Context, node redis.Cmdable, calls []scriptCall, extra func(p redis.Pipeliner)) ([]any, error) {
 	cmds := make([]*redis.Cmd, len(calls))
-	_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if extra != nil {
-			extra(p)
-		}
-		for i, cl := range calls {
-			cmds[i] = cl.s.EvalSha(ctx, p, cl.keys, cl.args...)
-		}
-		return nil
-	})
-	if err != nil {
-		// Each call touches the keys of one slot, so the pipeline is
-		// Cluster-safe; only NOSCRIPT answers are worth another try.
-		var again []int
-		for i, cmd := range cmds {
-			if e := cmd.Err(); e != nil && e != redis.Nil {
-				if !redis.HasErrorPrefix(e, "NOSCRIPT") {
-					return replies(cmds), e
-				}
-				again = append(again, i)
+	eval := make([]bool, len(calls)) // send as EVAL
+	todo := make([]int, len(calls))
+	for i := range todo {
+		todo[i] = i
+	}
+	unsent := 0
+	for first := true; ; first = false {
+		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if extra != nil && first {
+				extra(p)
 			}
-		}
-		if len(again) == 0 {
-			return replies(cmds), err
-		}
-		_, err = node.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, i := range again {
+			for _, i := range todo {
 				cl := calls[i]
-				cmds[i] = cl.s.Eval(ctx, p, cl.keys, cl.args...)
+				var cmd script.Cmd
+				if eval[i] {
+					cmd = cl.s.Eval(ctx, cl.keys, cl.args...)
+				} else {
+					cmd = cl.s.EvalSha(ctx, cl.keys, cl.args...)
+				}
+				_ = p.Process(ctx, cmd)
+				cmds[i] = cmd.Cmd
 			}
 			return nil
 		})
+		if err == nil {
+			return replies(cmds), nil
+		}
+		// Each call touches the keys of one slot, so the pipeline is
+		// Cluster-safe.
+		var again []int
+		lost := false
+		for _, i := range todo {
+			switch e := cmds[i].Err(); {
+			case e == nil || e == redis.Nil:
+			case script.IsNoScript(e) && !eval[i]:
+				eval[i] = true
+				again = append(again, i)
+			case script.Unsent(e) && unsent < script.UnsentRetries:
+				lost = true
+				again = append(again, i)
+			default:
+				return replies(cmds), e
+			}
+		}
+		if len(again) == 0 || ctx.Err() != nil {
+			return replies(cmds), err
+		}
+		if lost {
+			unsent++
+		}
+		todo = again
 	}
-	return replies(cmds), err
 }
 
 // replies returns the values of cmds (nil for a failed one).

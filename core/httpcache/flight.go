@@ -9,6 +9,10 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/internal/script"
 )
 
 // flightGroup collapses concurrent misses for one key in this instance:
@@ -182,13 +186,20 @@ var errLocked = errors.New("httpcache: the fill lock is held")
 // obtain takes the fill lock key for FillTimeout: a key holding a token,
 // set only if absent, with that TTL and nothing else (no fencing counter
 // that would outlive it), so a miss leaves nothing in Redis for longer
-// than FillTimeout. The error is errLocked when another holds it.
+// than FillTimeout. The error is errLocked when another holds it. The SET
+// is NoRetry (see package script): re-sent after its reply was lost, it
+// would find this very lock and report it held by another.
 func (c *Cache) obtain(ctx context.Context, key string) (*fillLock, error) {
 	l := c.lockOf(key)
 	var ok bool
 	err := c.call.DoMeasured(ctx, c.tel.ops["lock"], func(ctx context.Context) error {
-		v, err := c.client.SetNX(ctx, l.key, l.token, c.opts.FillTimeout).Result()
-		ok = v
+		_, err := script.SendOnce(ctx, c.client, func() script.Cmd {
+			return script.Cmd{Cmd: redis.NewCmd(ctx, argSet, l.key, l.token, argPX, c.fillMSArg, argNX)}
+		})
+		ok = err == nil
+		if errors.Is(err, redis.Nil) {
+			err = nil
+		}
 		return err
 	})
 	if err != nil {

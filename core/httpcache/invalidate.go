@@ -115,7 +115,7 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 // forget.lua), so a fill that looked the URL up before cannot store
 // afterwards (a value's load cannot either: its marker is deleted). It
 // returns how many keys existed.
-func (c *Cache) forgetKeys(ctx context.Context, node redis.Cmdable, ks []string) (int, error) {
+func (c *Cache) forgetKeys(ctx context.Context, node scriptNode, ks []string) (int, error) {
 	if len(ks) == 0 {
 		return 0, nil
 	}
@@ -169,7 +169,7 @@ func (c *Cache) InvalidatePrefix(ctx context.Context, prefix string) (int, error
 	exact := visible == keys.Escape(path) && host == ""
 	pattern := strings.TrimSuffix(c.space.Pattern(), "*") + "{*}:p:" + keys.GlobEscape(visible) + "*"
 	var total atomic.Int64
-	err := c.eachMaster(ctx, func(ctx context.Context, node redis.Cmdable) error {
+	err := c.eachMaster(ctx, func(ctx context.Context, node scriptNode) error {
 		var cursor uint64
 		for {
 			var found []string
@@ -246,7 +246,7 @@ func (c *Cache) filterURLs(ctx context.Context, node redis.Cmdable, ks []string,
 
 // eachMaster runs fn on every master of a Cluster (every shard of a
 // Ring), or on the one server otherwise.
-func (c *Cache) eachMaster(ctx context.Context, fn func(ctx context.Context, node redis.Cmdable) error) error {
+func (c *Cache) eachMaster(ctx context.Context, fn func(ctx context.Context, node scriptNode) error) error {
 	switch cl := c.client.(type) {
 	case *redis.ClusterClient:
 		return cl.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return fn(ctx, node) })

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/internal/script"
 )
 
 // found is what a lookup found for a request.
@@ -241,15 +243,22 @@ func (c *Cache) tagKey(tag string) string { return c.space.Tagged(tag, ":t") }
 
 // scriptCall is one script call of a pipeline.
 type scriptCall struct {
-	s    *redis.Script
+	s    *script.Script
 	keys []string
 	args []any
 }
 
+// scriptNode is what scripts run on: the Cache's client, or one master of
+// a Cluster.
+type scriptNode interface {
+	redis.Cmdable
+	script.Processor
+}
+
 // runScripts runs calls on node in one pipeline (see pipeline), and
 // returns their replies; a single call is sent on its own, with EVALSHA
-// falling back to EVAL.
-func (c *Cache) runScripts(ctx context.Context, node redis.Cmdable, calls []scriptCall) ([]any, error) {
+// falling back to EVAL. No call runs twice (see package script).
+func (c *Cache) runScripts(ctx context.Context, node scriptNode, calls []scriptCall) ([]any, error) {
 	if len(calls) == 1 {
 		cl := calls[0]
 		v, err := cl.s.Run(ctx, node, cl.keys, cl.args...).Result()

@@ -26,6 +26,7 @@ import (
 	"github.com/redisware/redisware/core/internal/capture"
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 	"github.com/redisware/redisware/core/session"
@@ -41,10 +42,13 @@ var (
 	//go:embed release.lua
 	releaseLua string
 
-	claimScript   = redis.NewScript(claimLua)
-	storeScript   = redis.NewScript(storeLua)
-	refreshScript = redis.NewScript(refreshLua)
-	releaseScript = redis.NewScript(releaseLua)
+	// Each runs at most once per call: a claim whose reply was lost fails
+	// (503) rather than being re-sent by go-redis and finding itself in
+	// flight (see package script).
+	claimScript   = script.New(claimLua)
+	storeScript   = script.New(storeLua)
+	refreshScript = script.New(refreshLua)
+	releaseScript = script.New(releaseLua)
 )
 
 // Defaults of Options.

@@ -1,4 +1,5 @@
 // Package internal holds what several redisware cores share: key building
-// (keys), the client address (clientip), RFC 9457 problem bodies (problem)
-// and Redis calls with a deadline (rediscall). Nothing here is public API.
+// (keys), the client address (clientip), RFC 9457 problem bodies (problem),
+// Redis calls with a deadline (rediscall) and Lua scripts that go-redis
+// never runs twice (script). Nothing here is public API.
 package internal

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
@@ -96,7 +97,7 @@ type reply struct {
 
 // all runs s on every node, concurrently when there are several, each call
 // under its node's deadline and, if limit > 0, under limit as well.
-func (e *engine) all(ctx context.Context, limit time.Duration, s *redis.Script, ks []string, args ...interface{}) []reply {
+func (e *engine) all(ctx context.Context, limit time.Duration, s *script.Script, ks []string, args ...interface{}) []reply {
 	out := make([]reply, len(e.nodes))
 	run := func(i int) {
 		n := e.nodes[i]

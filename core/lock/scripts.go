@@ -3,7 +3,7 @@ package lock
 import (
 	_ "embed"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/redisware/redisware/core/internal/script"
 )
 
 var (
@@ -16,8 +16,10 @@ var (
 	//go:embed pttl.lua
 	pttlLua string
 
-	obtainScript  = redis.NewScript(obtainLua)
-	releaseScript = redis.NewScript(releaseLua)
-	refreshScript = redis.NewScript(refreshLua)
-	pttlScript    = redis.NewScript(pttlLua)
+	// Each runs at most once per call: a call whose reply was lost fails
+	// rather than being re-sent by go-redis (see package script).
+	obtainScript  = script.New(obtainLua)
+	releaseScript = script.New(releaseLua)
+	refreshScript = script.New(refreshLua)
+	pttlScript    = script.New(pttlLua)
 )

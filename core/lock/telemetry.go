@@ -3,9 +3,9 @@ package lock
 import (
 	"context"
 
-	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
@@ -20,7 +20,7 @@ type instruments struct {
 	t          *telemetry.T
 	operations metric.Int64Counter
 	outcomes   map[string]metric.MeasurementOption
-	ops        map[*redis.Script]*telemetry.RedisOp
+	ops        map[*script.Script]*telemetry.RedisOp
 }
 
 func newInstruments(opts Options) *instruments {
@@ -31,7 +31,7 @@ func newInstruments(opts Options) *instruments {
 	for _, o := range []string{outcomeObtained, outcomeContended, outcomeLost} {
 		in.outcomes[o] = t.Attrs(telemetry.Outcome.String(o))
 	}
-	in.ops = map[*redis.Script]*telemetry.RedisOp{
+	in.ops = map[*script.Script]*telemetry.RedisOp{
 		obtainScript:  t.RedisOp("obtain"),
 		releaseScript: t.RedisOp("release"),
 		refreshScript: t.RedisOp("refresh"),

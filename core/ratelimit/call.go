@@ -2,9 +2,7 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/redisware/redisware/core/internal/heal"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
@@ -20,20 +19,15 @@ import (
 // re-sends a command (or a whole pipeline, or an AutoPipeliner's batch)
 // that failed on a connection error, up to Options.MaxRetries times, and a
 // script that ran before the connection dropped would then consume the
-// request's units twice. scriptCmd marks the call NoRetry, which every
+// request's units twice. A call is a script.Cmd, NoRetry, which every
 // go-redis retry loop honours (single commands, pipelines, Cluster and Ring
 // clients, and both of an AutoPipeliner's dispatch paths): a call that may
 // have reached the server is reported failed instead, and the failure
 // policy applies. A call that certainly did not (no connection, a refused
-// dial) is still retried by go-redis, and a NOSCRIPT reply, which means the
-// script did not run, is answered with EVAL.
-
-// scriptCmd is a script call go-redis never re-sends.
-type scriptCmd struct{ *redis.Cmd }
-
-// NoRetry reports that the call must not be sent again once it may have
-// reached the server.
-func (scriptCmd) NoRetry() bool { return true }
+// dial: script.Unsent) is sent again here, and a NOSCRIPT reply, which
+// means the script did not run, is answered with EVAL. The other cores
+// run their scripts with package script as a whole; the limiter keeps its
+// own calls (arguments boxed once, shared deadlines) and shares the rest.
 
 // caller makes a Limiter's script calls.
 type caller struct {
@@ -155,7 +149,7 @@ func (c *caller) runAside(ctx context.Context, s *luaScript, args []interface{})
 func (c *caller) run(ctx context.Context, s *luaScript, args []interface{}) (interface{}, error) {
 	args[0], args[1] = "evalsha", s.sha
 	cmd, err := c.sendOnce(ctx, args)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+	if script.IsNoScript(err) {
 		// The script did not run; send it whole. (The first command is
 		// done with args: nothing re-sends it.)
 		args = append([]interface{}{"eval", s.src}, args[2:]...)
@@ -167,34 +161,21 @@ func (c *caller) run(ctx context.Context, s *luaScript, args []interface{}) (int
 	return cmd.Val(), nil
 }
 
-// unsentRetries is how many times a call that certainly did not reach the
-// server is sent again, within its deadline.
-const unsentRetries = 3
-
 // sendOnce sends one script command, which runs at most once: it is sent
-// again only after a failure that shows it never left (see unsent), the
-// retries go-redis would have made but for NoRetry.
-func (c *caller) sendOnce(ctx context.Context, args []interface{}) (scriptCmd, error) {
+// again, within its deadline, only after a failure that shows it never
+// left (script.Unsent), the retries go-redis would have made but for
+// NoRetry.
+func (c *caller) sendOnce(ctx context.Context, args []interface{}) (script.Cmd, error) {
 	for attempt := 0; ; attempt++ {
-		cmd := scriptCmd{redis.NewCmd(ctx, args...)}
+		cmd := script.Cmd{Cmd: redis.NewCmd(ctx, args...)}
 		err := c.send(ctx, cmd)
-		if err == nil || attempt == unsentRetries || !unsent(err) || ctx.Err() != nil {
+		if err == nil || attempt == script.UnsentRetries || !script.Unsent(err) || ctx.Err() != nil {
 			return cmd, err
 		}
 	}
 }
 
-// unsent reports whether err shows that a command never reached the
-// server: no connection could be had for it.
-func unsent(err error) bool {
-	if errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) {
-		return true
-	}
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-func (c *caller) send(ctx context.Context, cmd scriptCmd) error {
+func (c *caller) send(ctx context.Context, cmd script.Cmd) error {
 	cmd.SetFirstKeyPos(3)
 	if c.async != nil {
 		return c.async.Submit(ctx, cmd).WaitContext(ctx)

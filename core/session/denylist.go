@@ -11,6 +11,7 @@ import (
 
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/keys"
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
@@ -20,7 +21,7 @@ var revokedLua string
 
 // revokedScript checks an entry on the master, whatever replica reads the
 // client makes.
-var revokedScript = redis.NewScript(revokedLua)
+var revokedScript = script.New(revokedLua)
 
 // DenyList revokes stateless tokens (a JWT's "jti", say) before they
 // expire: an entry lives exactly as long as the token it revokes, so the

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core"
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/redistest"
 )
 
@@ -22,7 +23,7 @@ import (
 // handshake, no EVAL after a NOSCRIPT.
 func warm(t *testing.T, rdb redis.UniversalClient) {
 	t.Helper()
-	for _, sc := range []*redis.Script{loadScript, saveScript, createScript, takeScript, destroyScript, revokeAllScript, listScript, incrScript, secretScript} {
+	for _, sc := range []*script.Script{loadScript, saveScript, createScript, takeScript, destroyScript, revokeAllScript, listScript, incrScript, secretScript} {
 		if err := sc.Load(context.Background(), rdb).Err(); err != nil {
 			t.Fatal(err)
 		}

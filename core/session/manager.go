@@ -16,6 +16,7 @@ import (
 
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/keys"
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
@@ -40,15 +41,15 @@ var (
 	//go:embed secret.lua
 	secretLua string
 
-	loadScript      = redis.NewScript(loadLua)
-	saveScript      = redis.NewScript(saveLua)
-	createScript    = redis.NewScript(createLua)
-	takeScript      = redis.NewScript(takeLua)
-	destroyScript   = redis.NewScript(destroyLua)
-	revokeAllScript = redis.NewScript(revokeAllLua)
-	listScript      = redis.NewScript(listLua)
-	incrScript      = redis.NewScript(incrLua)
-	secretScript    = redis.NewScript(secretLua)
+	loadScript      = script.New(loadLua)
+	saveScript      = script.New(saveLua)
+	createScript    = script.New(createLua)
+	takeScript      = script.New(takeLua)
+	destroyScript   = script.New(destroyLua)
+	revokeAllScript = script.New(revokeAllLua)
+	listScript      = script.New(listLua)
+	incrScript      = script.New(incrLua)
+	secretScript    = script.New(secretLua)
 )
 
 // ErrUnavailable is wrapped by every error that comes from Redis failing or
@@ -342,8 +343,9 @@ func (m *Manager) fail(ctx context.Context, what string, err error) error {
 	return err
 }
 
-// run calls script under the deadline, measured as op.
-func (m *Manager) run(ctx context.Context, op *telemetry.RedisOp, s *redis.Script, ks []string, args ...interface{}) (interface{}, error) {
+// run calls script under the deadline, measured as op. The script runs at
+// most once: a call whose reply was lost fails (see package script).
+func (m *Manager) run(ctx context.Context, op *telemetry.RedisOp, s *script.Script, ks []string, args ...interface{}) (interface{}, error) {
 	var v interface{}
 	err := m.set.Call.DoMeasured(ctx, op, func(ctx context.Context) error {
 		r, err := s.Run(ctx, m.set.Client, ks, args...).Result()

@@ -1,0 +1,131 @@
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Faults breaks the connections of the clients built with
+// Server.FaultyClient the way a network does, to show what code does when
+// the reply of a Lua script is lost after the server ran it: go-redis then
+// sees a connection error and, unless the command is NoRetry, sends it
+// again (MaxRetries, 3 by default), and the script runs twice. The zero
+// value injects nothing; it is safe for concurrent use.
+type Faults struct {
+	drops atomic.Int64 // script calls whose reply is still to be dropped
+	sent  atomic.Int64 // script calls written
+}
+
+// DropScriptReplies makes the next n script calls (EVAL or EVALSHA, alone
+// or in a pipeline) lose their reply: the connection that wrote one waits
+// until the reply starts to arrive, so the script has run, and then drops
+// without passing the reply on.
+func (f *Faults) DropScriptReplies(n int) { f.drops.Store(int64(n)) }
+
+// ScriptCalls returns how many script calls (EVAL or EVALSHA) the faulty
+// clients have written since the last ResetScriptCalls.
+func (f *Faults) ScriptCalls() int64 { return f.sent.Load() }
+
+// ResetScriptCalls sets the count of ScriptCalls back to zero.
+func (f *Faults) ResetScriptCalls() { f.sent.Store(0) }
+
+// FaultyClient returns a client like Client's (same topology and options,
+// go-redis's default MaxRetries) whose connections go through f, with a
+// read timeout of a minute, so that only the code under test's own
+// deadline can end a call. It is closed, with its connections, by the
+// test's cleanup.
+func (s *Server) FaultyClient(f *Faults) redis.UniversalClient {
+	s.tb.Helper()
+	var (
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+	)
+	wrap := func(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dial == nil {
+			dial = (&net.Dialer{Timeout: 2 * time.Second}).DialContext
+		}
+		return func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if closed {
+				_ = c.Close()
+				return nil, net.ErrClosed
+			}
+			conns = append(conns, c)
+			return &faultyConn{Conn: c, f: f}, nil
+		}
+	}
+	var c redis.UniversalClient
+	switch b := s.Client().(type) { // kept open: a Sentinel Dialer uses it
+	case *redis.ClusterClient:
+		o := *b.Options() // a copy: b keeps its own dialer
+		opt := &o
+		opt.Dialer, opt.ReadTimeout = wrap(opt.Dialer), time.Minute
+		c = redis.NewClusterClient(opt)
+	case *redis.Client:
+		// A Sentinel failover client too: its Options().Addr is no
+		// address, but its Dialer finds the master.
+		o := *b.Options()
+		opt := &o
+		opt.Dialer, opt.ReadTimeout = wrap(opt.Dialer), time.Minute
+		c = redis.NewClient(opt)
+	default:
+		s.tb.Fatalf("redistest: FaultyClient: unexpected client %T", b)
+	}
+	s.tb.Cleanup(func() {
+		mu.Lock()
+		closed = true
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		_ = c.Close()
+	})
+	return c
+}
+
+// faultyConn is a connection of a faulty client.
+type faultyConn struct {
+	net.Conn
+	f     *Faults
+	armed atomic.Bool // the reply of a script call written on it is to be dropped
+}
+
+var (
+	evalshaArg = []byte("\r\nevalsha\r\n")
+	evalArg    = []byte("\r\neval\r\n")
+)
+
+func (c *faultyConn) Write(p []byte) (int, error) {
+	low := bytes.ToLower(p)
+	if n := int64(bytes.Count(low, evalshaArg) + bytes.Count(low, evalArg)); n > 0 {
+		c.f.sent.Add(n)
+		if c.f.drops.Add(-1) >= 0 {
+			c.armed.Store(true)
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *faultyConn) Read(p []byte) (int, error) {
+	if !c.armed.Load() {
+		return c.Conn.Read(p)
+	}
+	// The reply has started: the script ran. Drop it, and the connection.
+	var b [1]byte
+	_, _ = io.ReadAtLeast(c.Conn, b[:], 1)
+	_ = c.Conn.Close()
+	return 0, io.ErrUnexpectedEOF
+}
