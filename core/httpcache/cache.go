@@ -30,6 +30,10 @@ var (
 	tagAddLua string
 	//go:embed tagtake.lua
 	tagTakeLua string
+	//go:embed tagscan.lua
+	tagScanLua string
+	//go:embed getdata.lua
+	getDataLua string
 	//go:embed forget.lua
 	forgetLua string
 	//go:embed setdata.lua
@@ -46,6 +50,8 @@ var (
 	storeScript    = script.New(storeLua)
 	tagAddScript   = script.New(tagAddLua)
 	tagTakeScript  = script.New(tagTakeLua)
+	tagScanScript  = script.New(tagScanLua)
+	getDataScript  = script.New(getDataLua)
 	forgetScript   = script.New(forgetLua)
 	setDataScript  = script.New(setDataLua)
 	unlockScript   = script.New(unlockLua)

@@ -99,15 +99,19 @@ func (c *Cache) getData0(ctx context.Context, rk string) (e *entry, local bool, 
 // readData reads a value in one command.
 func (c *Cache) readData(ctx context.Context, rk string, now int64) (*entry, error) {
 	epoch := c.local.epochNow()
-	cmd := redis.NewStringCmd(ctx, argGetCmd, rk)
-	err := c.send(ctx, c.tel.ops["get"], cmd)
+	// a script (getdata.lua), so that it reads the master
+	v, err := c.sendScript(ctx, c.tel.ops["get"], getDataScript, []string{rk})
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: get: %w", err)
 	}
-	return c.decodeData(rk, cmd.Val(), now, epoch)
+	raw, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("httpcache: get: getdata.lua answered %T", v)
+	}
+	return c.decodeData(rk, raw, now, epoch)
 }
 
 // decodeData decodes raw, the value stored under rk (ErrNotFound for a
@@ -349,7 +353,7 @@ func (c *Cache) readLock(ctx context.Context, rk string) (e *entry, mine bool, e
 
 // The constant arguments of readLock's and readData's commands, boxed
 // once.
-var argSet, argPX, argNX, argGet, argGetCmd any = "set", "px", "nx", "get", "get"
+var argSet, argPX, argNX, argGet any = "set", "px", "nx", "get"
 
 // isServerError reports whether err is an error reply from the server (not
 // a network failure or a deadline).

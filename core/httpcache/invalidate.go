@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -88,7 +89,7 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 			var members []string
 			err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
 				var err error
-				members, cursor, err = c.client.SScan(ctx, taken, cursor, "", scanCount).Result()
+				members, cursor, err = scanTaken(ctx, c.client, taken, cursor)
 				return err
 			})
 			if err != nil {
@@ -108,6 +109,31 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 		}
 	}
 	return n, c.publish(ctx, string(msgTag)+tag)
+}
+
+// scanTaken reads one page of the tag index taken aside, on its master
+// (tagscan.lua).
+func scanTaken(ctx context.Context, c redis.UniversalClient, taken string, cursor uint64) ([]string, uint64, error) {
+	v, err := tagScanScript.Run(ctx, c, []string{taken}, cursor, scanCount).Slice()
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(v) != 2 {
+		return nil, 0, fmt.Errorf("httpcache: tagscan.lua answered %d values, want 2", len(v))
+	}
+	s, _ := v[0].(string)
+	next, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("httpcache: tagscan.lua answered cursor %v: %w", v[0], err)
+	}
+	raw, _ := v[1].([]interface{})
+	members := make([]string, 0, len(raw))
+	for _, m := range raw {
+		if s, ok := m.(string); ok {
+			members = append(members, s)
+		}
+	}
+	return members, next, nil
 }
 
 // forgetKeys deletes ks on node, in one pipeline of one script per key,

@@ -55,6 +55,9 @@ func TestRoundTrips(t *testing.T) {
 	if _, err := c.GetOrLoad(ctx, "warm", time.Minute, load, dataTags...); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.Get(ctx, "warm"); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		do   func()

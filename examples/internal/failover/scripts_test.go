@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core"
+	"github.com/redisware/redisware/core/httpcache"
 	"github.com/redisware/redisware/core/lock"
 	"github.com/redisware/redisware/core/session"
 	"github.com/redisware/redisware/internal/redisproc"
@@ -274,6 +276,62 @@ func TestReplicaReads(t *testing.T) {
 			}
 		})
 	}
+
+	// The cache's application data: Get and the pages of a tag index taken
+	// aside by InvalidateTags are scripts, so a value just invalidated is
+	// never read back from a replica that lags.
+	t.Run("cache data", func(t *testing.T) {
+		rdb := c.Client(&redis.ClusterOptions{ReadOnly: true, ContextTimeoutEnabled: true})
+		cache, err := httpcache.New(rdb, httpcache.Options{Settings: core.Settings{Prefix: "rr:data:"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 200 { // every script on every master
+			key := fmt.Sprintf("warm-%d", i)
+			if err := cache.Set(ctx, key, []byte("w"), time.Minute, "warm"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cache.Get(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := cache.InvalidateTags(ctx, "warm"); err != nil {
+			t.Fatal(err)
+		}
+		reset()
+		for i := range n {
+			key := fmt.Sprintf("v-%d", i)
+			if err := cache.Set(ctx, key, []byte(key), time.Minute, "t"); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := cache.Get(ctx, key); err != nil || string(v) != key {
+				t.Fatalf("Get(%s) right after Set = %q, %v", key, v, err)
+			}
+		}
+		if got, err := cache.InvalidateTags(ctx, "t"); err != nil || got != n {
+			t.Fatalf("InvalidateTags = %d, %v; want %d", got, err, n)
+		}
+		for i := range n {
+			if v, err := cache.Get(ctx, fmt.Sprintf("v-%d", i)); !errors.Is(err, httpcache.ErrNotFound) {
+				t.Fatalf("Get(v-%d) right after InvalidateTags = %q, %v; want ErrNotFound", i, v, err)
+			}
+		}
+		served := map[string]int{}
+		for _, s := range c.Nodes {
+			if !isReplica[s.Addr] {
+				continue
+			}
+			st := commandStats(t, s)
+			for _, name := range readCommands {
+				if st[name] > 0 {
+					served[name] += st[name]
+				}
+			}
+		}
+		if len(served) > 0 {
+			t.Errorf("the cache sent reads to replicas: %v", served)
+		}
+	})
 
 	t.Run("reference app", func(t *testing.T) {
 		insts := startApps(t, "rr", func() redis.UniversalClient {
