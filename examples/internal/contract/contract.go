@@ -21,6 +21,8 @@ import (
 
 	"github.com/redisware/redisware/examples/internal/app"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisware/redisware/core/redistest"
 )
 
@@ -38,12 +40,24 @@ type NewHandler func(b app.Backend) (http.Handler, error)
 // key prefix, and serves it with httptest.NewServer.
 func Run(t *testing.T, newHandler NewHandler) {
 	t.Helper()
+	RunOn(t, newHandler, func(srv *redistest.Server) (redis.UniversalClient, error) { return srv.Client(), nil })
+}
+
+// RunOn is Run with the app's client made by newClient from the test's
+// server: an AutoPipeliner, say, which every core must serve as it serves
+// a plain client.
+func RunOn(t *testing.T, newHandler NewHandler, newClient func(*redistest.Server) (redis.UniversalClient, error)) {
+	t.Helper()
 	srv := redistest.New(t)
 	tel, err := app.NewTelemetry()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newHandler(app.Backend{Client: srv.Client(), Prefix: srv.Prefix, Timeout: 10 * time.Second, Telemetry: tel})
+	rdb, err := newClient(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHandler(app.Backend{Client: rdb, Prefix: srv.Prefix, Timeout: 10 * time.Second, Telemetry: tel})
 	if err != nil {
 		t.Fatalf("newHandler: %v", err)
 	}
