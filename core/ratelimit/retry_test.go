@@ -1,15 +1,11 @@
 package ratelimit_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,114 +17,18 @@ import (
 	"github.com/redisware/redisware/core/redistest"
 )
 
-// faults breaks the connections of a client the way a network does: a
-// connection that has just sent a script call waits until the server's
-// reply starts to arrive (the script has run) and then drops, without
-// passing the reply on (drop), or never passes a reply on at all (stall).
-type faults struct {
-	drops  atomic.Int64 // connections still to drop
-	stall  atomic.Bool
-	sent   atomic.Int64 // script calls written
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool
-}
-
-// client returns a client like srv's (same topology, same options) whose
-// connections go through f, with go-redis's own retries left at their
-// default, and ReadTimeout long enough that only the limiter's deadline
-// can end a stalled call.
-func (f *faults) client(t *testing.T, srv *redistest.Server) redis.UniversalClient {
-	t.Helper()
-	wrap := func(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if dial == nil {
-			dial = (&net.Dialer{Timeout: 2 * time.Second}).DialContext
-		}
-		return func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dial(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			fc := &faultyConn{Conn: c, f: f}
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			if f.closed {
-				_ = c.Close()
-				return nil, net.ErrClosed
-			}
-			f.conns = append(f.conns, c)
-			return fc, nil
-		}
-	}
-	base := srv.Client()
-	var c redis.UniversalClient
-	switch b := base.(type) {
-	case *redis.ClusterClient:
-		opt := b.Options()
-		opt.Dialer, opt.ReadTimeout = wrap(opt.Dialer), time.Minute
-		c = redis.NewClusterClient(opt)
-	case *redis.Client:
-		opt := b.Options()
-		opt.Dialer, opt.ReadTimeout = wrap(opt.Dialer), time.Minute
-		c = redis.NewClient(opt)
-	default:
-		t.Fatalf("unexpected client %T", base)
-	}
-	t.Cleanup(func() {
-		f.mu.Lock()
-		f.closed = true
-		for _, c := range f.conns {
-			_ = c.Close()
-		}
-		f.mu.Unlock()
-		_ = c.Close()
-	})
-	return c
-}
-
 // warm makes decisions through l on 64 keys of its own, so that every
 // server has l's scripts (a NOSCRIPT reply, which means the script did not
 // run, is not what is tested; on a Cluster of three masters, 64 keys miss
-// one with a chance of 3 in 10^11), and then forgets the calls it counted.
-func (f *faults) warm(t *testing.T, l *ratelimit.Limiter) {
+// one with a chance of 3 in 10^11), and then forgets the calls f counted.
+func warm(t *testing.T, f *redistest.Faults, l *ratelimit.Limiter) {
 	t.Helper()
 	for i := range 64 {
 		if _, err := l.Allow(context.Background(), "warm-up-"+strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.sent.Store(0)
-}
-
-type faultyConn struct {
-	net.Conn
-	f     *faults
-	armed atomic.Bool
-}
-
-func (c *faultyConn) Write(p []byte) (int, error) {
-	if n := int64(bytes.Count(bytes.ToLower(p), []byte("\r\nevalsha\r\n")) + bytes.Count(bytes.ToLower(p), []byte("\r\neval\r\n"))); n > 0 {
-		c.f.sent.Add(n)
-		if c.f.stall.Load() || c.f.drops.Add(-1) >= 0 {
-			c.armed.Store(true)
-		}
-	}
-	return c.Conn.Write(p)
-}
-
-func (c *faultyConn) Read(p []byte) (int, error) {
-	if !c.armed.Load() {
-		return c.Conn.Read(p)
-	}
-	if c.f.stall.Load() {
-		_, _ = io.Copy(io.Discard, c.Conn) // until the test closes it
-		return 0, io.EOF
-	}
-	// The reply has started: the script ran. Drop it, and the connection.
-	var b [1]byte
-	_, _ = io.ReadAtLeast(c.Conn, b[:], 1)
-	_ = c.Conn.Close()
-	return 0, io.ErrUnexpectedEOF
+	f.ResetScriptCalls()
 }
 
 // retryPolicies are one policy per script a decision can run: each
@@ -168,20 +68,20 @@ func TestLostReplyConsumesOnce(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
-			var f faults
+			var f redistest.Faults
 			opts.Name, opts.Prefix, opts.Timeout = "api", srv.Prefix, 5*time.Second
 			opts.Logger = slog.New(slog.DiscardHandler)
-			l, err := ratelimit.New(f.client(t, srv), opts)
+			l, err := ratelimit.New(srv.FaultyClient(&f), opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.warm(t, l)
-			f.drops.Store(1)
+			warm(t, &f, l)
+			f.DropScriptReplies(1)
 			res, err := l.Allow(context.Background(), "k")
 			if !errors.Is(err, ratelimit.ErrRedis) || !res.Allowed {
 				t.Fatalf("Allow = %+v, %v; want a failure, failing open", res, err)
 			}
-			if got := f.sent.Load(); got != 1 {
+			if got := f.ScriptCalls(); got != 1 {
 				t.Fatalf("the script was sent %d times, want once", got)
 			}
 			if got := remaining(t, srv, opts, "k"); got != 9 {
@@ -208,8 +108,8 @@ func TestAutoPipelinerLostBatchConsumesOnce(t *testing.T) {
 			t.Run(face+"/"+name, func(t *testing.T) {
 				t.Parallel()
 				srv := redistest.New(t)
-				var f faults
-				c := f.client(t, srv)
+				var f redistest.Faults
+				c := srv.FaultyClient(&f)
 				ap, err := autoPipeliner(c, face)
 				if err != nil {
 					t.Fatal(err)
@@ -220,8 +120,8 @@ func TestAutoPipelinerLostBatchConsumesOnce(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				f.warm(t, l)
-				f.drops.Store(1)
+				warm(t, &f, l)
+				f.DropScriptReplies(1)
 				const n = 40
 				answered := make([]bool, n)
 				var wg sync.WaitGroup
@@ -251,7 +151,7 @@ func TestAutoPipelinerLostBatchConsumesOnce(t *testing.T) {
 				if failed == 0 {
 					t.Fatal("no decision failed: the fault was not injected")
 				}
-				if got := f.sent.Load(); got != n {
+				if got := f.ScriptCalls(); got != n {
 					t.Errorf("%d script calls sent for %d decisions; want one each", got, n)
 				}
 			})
@@ -268,9 +168,9 @@ func TestAutoPipelinerDeadline(t *testing.T) {
 		t.Run(face, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
-			var f faults
-			f.stall.Store(true)
-			ap, err := autoPipeliner(f.client(t, srv), face)
+			var f redistest.Faults
+			f.StallScriptReplies(true)
+			ap, err := autoPipeliner(srv.FaultyClient(&f), face)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,6 +21,7 @@ import (
 type Faults struct {
 	drops atomic.Int64 // script calls whose reply is still to be dropped
 	sent  atomic.Int64 // script calls written
+	stall atomic.Bool  // no reply to a script call is passed on
 }
 
 // DropScriptReplies makes the next n script calls (EVAL or EVALSHA, alone
@@ -28,6 +29,12 @@ type Faults struct {
 // until the reply starts to arrive, so the script has run, and then drops
 // without passing the reply on.
 func (f *Faults) DropScriptReplies(n int) { f.drops.Store(int64(n)) }
+
+// StallScriptReplies, while on, makes every script call written lose its
+// reply without the connection failing: the connection passes nothing on
+// until the test ends, as a server that stopped answering would, so that
+// only the caller's own deadline can end the call.
+func (f *Faults) StallScriptReplies(on bool) { f.stall.Store(on) }
 
 // ScriptCalls returns how many script calls (EVAL or EVALSHA) the faulty
 // clients have written since the last ResetScriptCalls.
@@ -112,7 +119,7 @@ func (c *faultyConn) Write(p []byte) (int, error) {
 	low := bytes.ToLower(p)
 	if n := int64(bytes.Count(low, evalshaArg) + bytes.Count(low, evalArg)); n > 0 {
 		c.f.sent.Add(n)
-		if c.f.drops.Add(-1) >= 0 {
+		if c.f.stall.Load() || c.f.drops.Add(-1) >= 0 {
 			c.armed.Store(true)
 		}
 	}
@@ -122,6 +129,10 @@ func (c *faultyConn) Write(p []byte) (int, error) {
 func (c *faultyConn) Read(p []byte) (int, error) {
 	if !c.armed.Load() {
 		return c.Conn.Read(p)
+	}
+	if c.f.stall.Load() {
+		_, _ = io.Copy(io.Discard, c.Conn) // until the test's cleanup closes it
+		return 0, io.EOF
 	}
 	// The reply has started: the script ran. Drop it, and the connection.
 	var b [1]byte
