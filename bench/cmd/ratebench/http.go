@@ -310,7 +310,7 @@ func measureHTTP(ctx context.Context, env *harness.Env, a *app, route string, c 
 	if err != nil {
 		return httpMeasurement{}, err
 	}
-	app0, bench0, machine0 := a.cpu(), selfCPU(), machineCPU()
+	app0, bench0, machine0 := a.cpu(), harness.ProcessCPU(), harness.MachineCPU()
 	var (
 		stop  atomic.Bool
 		wg    sync.WaitGroup
@@ -362,9 +362,9 @@ func measureHTTP(ctx context.Context, env *harness.Env, a *app, route string, c 
 	}
 	wg.Wait()
 	total.elapsed = time.Since(start)
-	total.appCPU, total.benchCPU = a.cpu()-app0, selfCPU()-bench0
+	total.appCPU, total.benchCPU = a.cpu()-app0, harness.ProcessCPU()-bench0
 	if machine0 > 0 {
-		total.machineCPU = machineCPU() - machine0
+		total.machineCPU = harness.MachineCPU() - machine0
 	}
 	if fatal != nil {
 		return httpMeasurement{}, fatal
@@ -583,40 +583,6 @@ func (a *app) cpu() time.Duration {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(u+s) * 10 * time.Millisecond
-}
-
-// selfCPU returns this process's CPU time so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// machineCPU returns the time the machine's CPUs have been busy, from
-// /proc/stat, or zero where there is none.
-func machineCPU() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 5 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, v := range f[1:] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0
-		}
-		if i != 3 && i != 4 && i < 8 { // idle and iowait; guest is in user
-			busy += n
-		}
-	}
-	return time.Duration(busy) * 10 * time.Millisecond
 }
 
 // repoRoot returns the directory of the redisware module this benchmark

@@ -527,7 +527,7 @@ func (e *CacheEnv) measure(ctx context.Context, v8 bool, c int, d time.Duration,
 	if err != nil {
 		return CacheMeasurement{}, err
 	}
-	pcpu0, mcpu0 := processCPU(), machineCPU()
+	pcpu0, mcpu0 := ProcessCPU(), MachineCPU()
 	var requests atomic.Int64
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -552,8 +552,8 @@ func (e *CacheEnv) measure(ctx context.Context, v8 bool, c int, d time.Duration,
 		Failures:   fails.Load() - fails0 + bad.Load() - bad0,
 		RoundTrips: e.RoundTrips(v8) - rt0,
 		Elapsed:    elapsed,
-		ProcessCPU: processCPU() - pcpu0,
-		MachineCPU: machineCPU() - mcpu0,
+		ProcessCPU: ProcessCPU() - pcpu0,
+		MachineCPU: MachineCPU() - mcpu0,
 	}
 	rcpu1, err := e.redisCPU(ctx)
 	if err != nil {

@@ -195,7 +195,7 @@ func (a *App) Measure(ctx context.Context, e *Env, r AppRoute, d time.Duration) 
 	if err != nil {
 		return m, err
 	}
-	acpu0, lcpu0 := pidCPU(a.cmd.Process.Pid), processCPU()
+	acpu0, lcpu0 := pidCPU(a.cmd.Process.Pid), ProcessCPU()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -228,7 +228,7 @@ func (a *App) Measure(ctx context.Context, e *Env, r AppRoute, d time.Duration) 
 	if s := first.Load(); s != nil {
 		m.First = *s
 	}
-	m.AppCPU, m.LoadCPU = pidCPU(a.cmd.Process.Pid)-acpu0, processCPU()-lcpu0
+	m.AppCPU, m.LoadCPU = pidCPU(a.cmd.Process.Pid)-acpu0, ProcessCPU()-lcpu0
 	rcpu1, err := e.redisCPU(ctx)
 	if err != nil {
 		return m, err

@@ -376,7 +376,7 @@ func (e *Env) Measure(ctx context.Context, lib Library, decide Decide, keys []st
 	if err != nil {
 		return Measurement{}, err
 	}
-	cpu0, machine0 := processCPU(), machineCPU()
+	cpu0, machine0 := ProcessCPU(), MachineCPU()
 	rt0 := counter.Load()
 	start := time.Now()
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
@@ -392,10 +392,10 @@ func (e *Env) Measure(ctx context.Context, lib Library, decide Decide, keys []st
 	m := Measurement{
 		Elapsed:    time.Since(start),
 		RoundTrips: counter.Load() - rt0,
-		ProcessCPU: processCPU() - cpu0,
+		ProcessCPU: ProcessCPU() - cpu0,
 	}
 	if machine0 > 0 {
-		m.MachineCPU = machineCPU() - machine0
+		m.MachineCPU = MachineCPU() - machine0
 	}
 	redis1, err := e.RedisStats(ctx)
 	if err != nil {
@@ -466,9 +466,9 @@ func (e *Env) RedisStats(ctx context.Context) (RedisStats, error) {
 	return st, nil
 }
 
-// machineCPU returns the time the machine's CPUs have been busy since boot,
+// MachineCPU returns the time the machine's CPUs have been busy since boot,
 // from the first line of /proc/stat, or zero where there is no such file.
-func machineCPU() time.Duration {
+func MachineCPU() time.Duration {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0
@@ -493,8 +493,8 @@ func machineCPU() time.Duration {
 	return time.Duration(busy) * 10 * time.Millisecond
 }
 
-// processCPU returns this process's CPU time so far.
-func processCPU() time.Duration {
+// ProcessCPU returns this process's CPU time so far.
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -25,7 +25,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
@@ -708,7 +707,7 @@ func (r *SessionRun) measure(ctx context.Context, more func() bool) (SessionMeas
 		return SessionMeasurement{}, err
 	}
 	rt0, names0 := e.counter.snapshot()
-	cpu0, machine0 := sessionProcessCPU(), sessionMachineCPU()
+	cpu0, machine0 := ProcessCPU(), MachineCPU()
 	start := time.Now()
 	for i, cl := range r.clients {
 		wg.Go(func() {
@@ -732,9 +731,9 @@ func (r *SessionRun) measure(ctx context.Context, more func() bool) (SessionMeas
 		})
 	}
 	wg.Wait()
-	m := SessionMeasurement{Elapsed: time.Since(start), ProcessCPU: sessionProcessCPU() - cpu0}
+	m := SessionMeasurement{Elapsed: time.Since(start), ProcessCPU: ProcessCPU() - cpu0}
 	if machine0 > 0 {
-		m.MachineCPU = sessionMachineCPU() - machine0
+		m.MachineCPU = MachineCPU() - machine0
 	}
 	rt1, names1 := e.counter.snapshot()
 	st1, err := e.redisStats(ctx)
@@ -858,40 +857,6 @@ func (e *SessionEnv) MeasureSessions(ctx context.Context, lib SessionLibrary, s 
 		return m, fmt.Errorf("deleting the run's keys: %w", err)
 	}
 	return m, nil
-}
-
-// sessionProcessCPU returns this process's CPU time so far.
-func sessionProcessCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// sessionMachineCPU returns the time the machine's CPUs have been busy
-// since boot (/proc/stat), or zero where there is no such file.
-func sessionMachineCPU() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 5 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, v := range f[1:] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0
-		}
-		if i != 3 && i != 4 && i < 8 { // not idle, not iowait; guest is in user
-			busy += n
-		}
-	}
-	return time.Duration(busy) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
 
 // sessionLoad1 returns the one-minute load average, or -1.
