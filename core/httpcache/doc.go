@@ -196,7 +196,10 @@
 // for URLs (at most Options.MaxTTL), <prefix>hc:<name>:{<key>}:d for
 // values (at most Options.MaxTTL; a load's marker for
 // Options.FillTimeout), <prefix>hc:<name>:{<tag>}:t for tag indexes (as
-// long as their longest entry), <prefix>hc:<name>:{<url hash>}:g for
+// long as their longest entry; InvalidateTags moves one aside to
+// <prefix>hc:<name>:{<tag>}:t:<random hex> while it drains it, and lists
+// those not drained yet in <prefix>hc:<name>:{<tag>}:t:p, so that a call
+// that failed midway is finished by the next one), <prefix>hc:<name>:{<url hash>}:g for
 // generations (a minute), <prefix>hc:<name>:{<url hash>}:l:<variant hash>
 // for fill locks (Options.FillTimeout).
 package httpcache

@@ -68,14 +68,18 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) (int, error)
 	return total, nil
 }
 
+// invalidateTag moves tag's index aside (tagtake.lua) and drains it, with
+// any index an earlier invalidation of tag moved aside and did not finish:
+// every entry it names is forgotten, then the moved index is deleted.
 func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	index := c.tagKey(tag)
 	taken := c.space.Tagged(tag, ":t:"+hex.EncodeToString(rnd[:]))
-	var moved int64
+	pending := c.space.Tagged(tag, ":t:p")
+	var moved []string
 	err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
-		v, err := tagTakeScript.Run(ctx, c.client, []string{index, taken}).Int64()
+		v, err := tagTakeScript.Run(ctx, c.client, []string{index, taken, pending}).StringSlice()
 		moved = v
 		return err
 	})
@@ -83,32 +87,50 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) (int, error) {
 		return 0, err
 	}
 	n := 0
-	if moved == 1 {
-		var cursor uint64
-		for {
-			var members []string
-			err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
-				var err error
-				members, cursor, err = scanTaken(ctx, c.client, taken, cursor)
-				return err
-			})
-			if err != nil {
-				return n, err
-			}
-			d, err := c.forgetKeys(ctx, c.client, members)
-			n += d
-			if err != nil {
-				return n, err
-			}
-			if cursor == 0 {
-				break
-			}
-		}
-		if err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error { return c.client.Unlink(ctx, taken).Err() }); err != nil {
+	for _, taken := range moved {
+		d, err := c.drainTaken(ctx, taken, pending)
+		n += d
+		if err != nil {
 			return n, err
 		}
 	}
 	return n, c.publish(ctx, string(msgTag)+tag)
+}
+
+// drainTaken forgets every entry of the moved index taken, then deletes it
+// and its name in pending. It returns how many entries existed.
+func (c *Cache) drainTaken(ctx context.Context, taken, pending string) (int, error) {
+	n := 0
+	var cursor uint64
+	for {
+		var members []string
+		err := c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
+			var err error
+			members, cursor, err = scanTaken(ctx, c.client, taken, cursor)
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+		d, err := c.forgetKeys(ctx, c.client, members)
+		n += d
+		if err != nil {
+			return n, err
+		}
+		if cursor == 0 {
+			break
+		}
+	}
+	// Both in taken's slot; deleting twice is harmless, so go-redis may
+	// re-send them.
+	return n, c.call.DoMeasured(ctx, c.tel.ops["invalidate"], func(ctx context.Context) error {
+		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Unlink(ctx, taken)
+			p.SRem(ctx, pending, taken)
+			return nil
+		})
+		return err
+	})
 }
 
 // scanTaken reads one page of the tag index taken aside, on its master

@@ -49,6 +49,21 @@ func TestInvalidateTagsLostReply(t *testing.T) {
 	if got := f.ScriptCalls(); got != 1 {
 		t.Errorf("%d script calls; want one: the lost tagtake.lua, not re-sent", got)
 	}
+	if err == nil {
+		return
+	}
+	// Called again, it finishes the work the failed call left: the index
+	// that call moved aside is drained, and the value is gone.
+	if n, err := c.InvalidateTags(ctx, "t"); err != nil || n != 1 {
+		t.Fatalf("InvalidateTags again = %d, %v; want 1, nil", n, err)
+	}
+	if _, err := newCache(t, srv, Options{}).Get(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get of the tagged value after InvalidateTags again: %v; want ErrNotFound", err)
+	}
+	// Nothing is left to drain.
+	if n, err := c.InvalidateTags(ctx, "t"); err != nil || n != 0 {
+		t.Fatalf("InvalidateTags a third time = %d, %v; want 0, nil", n, err)
+	}
 }
 
 // A pipeline holding scripts (Set with tags: SET, PUBLISH and tagadd.lua)
