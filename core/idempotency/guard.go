@@ -366,6 +366,12 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 	for {
 		claimed, st, storedFP, resp, err := g.claim(r.Context(), op, recordKey, token, fp)
 		if err != nil {
+			if !script.Unsent(err) {
+				// The claim may have been made and its reply lost: give it
+				// up (only if it is this request's), in the background, so
+				// a retry need not wait ClaimTTL for it to lapse.
+				go g.release(recordKey, token)
+			}
 			return g.unavailable(r.Context(), err)
 		}
 		if claimed {
