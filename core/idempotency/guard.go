@@ -370,7 +370,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 				// The claim may have been made and its reply lost: give it
 				// up (only if it is this request's), in the background, so
 				// a retry need not wait ClaimTTL for it to lapse.
-				go g.release(recordKey, token)
+				go g.giveUp(recordKey, token)
 			}
 			return g.unavailable(r.Context(), err)
 		}
@@ -529,6 +529,16 @@ func (g *Guard) keepClaim(ctx context.Context, recordKey, token string) (stop fu
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// giveUp releases a claim the request may hold without knowing it (its
+// claim call failed after it may have reached Redis), best effort: it runs
+// after the request was answered, so it neither logs nor reports nor
+// records anything; if it fails too, the claim lapses at ClaimTTL.
+func (g *Guard) giveUp(recordKey, token string) {
+	_ = g.call.Do(context.Background(), func(ctx context.Context) error {
+		return releaseScript.Run(ctx, g.client, []string{recordKey}, token).Err()
+	})
 }
 
 func (g *Guard) release(recordKey, token string) {
