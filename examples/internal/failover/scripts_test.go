@@ -230,6 +230,22 @@ func TestReplicaReads(t *testing.T) {
 		}
 		return masters, replicas
 	}
+	// replicaReads returns the read commands replicas served, by name.
+	replicaReads := func() map[string]int {
+		served := map[string]int{}
+		for _, s := range c.Nodes {
+			if !isReplica[s.Addr] {
+				continue
+			}
+			st := commandStats(t, s)
+			for _, name := range readCommands {
+				if st[name] > 0 {
+					served[name] += st[name]
+				}
+			}
+		}
+		return served
+	}
 	const n = 50
 	for name, opts := range map[string]*redis.ClusterOptions{
 		"ReadOnly":      {ReadOnly: true, ContextTimeoutEnabled: true},
@@ -316,18 +332,7 @@ func TestReplicaReads(t *testing.T) {
 				t.Fatalf("Get(v-%d) right after InvalidateTags = %q, %v; want ErrNotFound", i, v, err)
 			}
 		}
-		served := map[string]int{}
-		for _, s := range c.Nodes {
-			if !isReplica[s.Addr] {
-				continue
-			}
-			st := commandStats(t, s)
-			for _, name := range readCommands {
-				if st[name] > 0 {
-					served[name] += st[name]
-				}
-			}
-		}
+		served := replicaReads()
 		if len(served) > 0 {
 			t.Errorf("the cache sent reads to replicas: %v", served)
 		}
@@ -365,18 +370,7 @@ func TestReplicaReads(t *testing.T) {
 				}
 			}
 		}
-		served := map[string]int{}
-		for _, s := range c.Nodes {
-			if !isReplica[s.Addr] {
-				continue
-			}
-			st := commandStats(t, s)
-			for _, name := range readCommands {
-				if st[name] > 0 {
-					served[name] += st[name]
-				}
-			}
-		}
+		served := replicaReads()
 		if len(served) > 0 {
 			t.Errorf("the reference app's routes sent reads to replicas: %v", served)
 		}
