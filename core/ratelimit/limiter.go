@@ -16,6 +16,7 @@ import (
 	"github.com/redisware/redisware/core/internal/clientip"
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/settings"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
@@ -154,13 +155,13 @@ type Limiter struct {
 	name       string
 	limits     []Limit
 	space      keys.Space
-	suffixes   []string      // per key of a request, after the hash tag
-	general    *luaScript    // the script of every call packed does not make
-	nkeys      string        // how many keys general takes, as sent
-	limitArgs  []interface{} // general's rate, period in µs, burst for each limit
-	packed     *luaScript    // gcraOne or fixedWindowOne, or nil
-	packedArgs []interface{} // packed's arguments after the cost
-	packedMax  int           // the largest cost packed takes
+	suffixes   []string       // per key of a request, after the hash tag
+	general    *script.Script // the script of every call packed does not make
+	nkeys      string         // how many keys general takes, as sent
+	limitArgs  []interface{}  // general's rate, period in µs, burst for each limit
+	packed     *script.Script // gcraOne or fixedWindowOne, or nil
+	packedArgs []interface{}  // packed's arguments after the cost
+	packedMax  int            // the largest cost packed takes
 	failClosed bool
 	clock      func() time.Time
 	deny       *denyCache

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/redisware/redisware/core/internal/script"
 )
 
 // keySuffix names the rule of lim under algorithm a in its key, so that
@@ -43,7 +45,7 @@ const maxPacked = 1 << 52
 // it takes (higher costs, which can never be admitted, go to the general
 // script); or nil when a has none, or lim's numbers could not be packed
 // into one exact Lua number.
-func packedScript(a Algorithm, lim Limit, appClock bool) (*luaScript, []interface{}, int) {
+func packedScript(a Algorithm, lim Limit, appClock bool) (*script.Script, []interface{}, int) {
 	switch a {
 	case GCRA:
 		burst := lim.burst()

@@ -29,13 +29,21 @@ import (
 // SHA-1, computed once, sent with EVALSHA. Build it with New.
 type Script struct {
 	src, sha string
+	// the same, boxed once as command arguments (see Args)
+	srcArg, shaArg any
 }
 
 // New returns the Script of the Lua source src.
 func New(src string) *Script {
 	sum := sha1.Sum([]byte(src))
-	return &Script{src: src, sha: hex.EncodeToString(sum[:])}
+	sha := hex.EncodeToString(sum[:])
+	return &Script{src: src, sha: sha, srcArg: src, shaArg: sha}
 }
+
+// Args returns the SHA-1 and the source as command arguments, boxed once,
+// for callers that build the arguments of EVALSHA and EVAL themselves on a
+// hot path.
+func (s *Script) Args() (sha, src any) { return s.shaArg, s.srcArg }
 
 // Hash returns the SHA-1 of the script, in hex, as EVALSHA names it.
 func (s *Script) Hash() string { return s.sha }
