@@ -207,9 +207,9 @@ func (e *engine) obtain(ctx context.Context, key string, ttl time.Duration, opts
 		case held:
 			e.tel.count(ctx, outcomeObtained)
 			return l, nil
-		case ended(ctx) != nil:
+		case rediscall.Ended(ctx) != nil:
 			// The caller's context ended: whatever failed, that is why.
-			return nil, notObtained(ended(ctx), nil)
+			return nil, notObtained(rediscall.Ended(ctx), nil)
 		case err != nil:
 			return nil, err
 		}
@@ -226,20 +226,6 @@ func (e *engine) obtain(ctx context.Context, key string, ttl time.Duration, opts
 		case <-t.C:
 		}
 	}
-}
-
-// ended returns why ctx has ended, or nil. A call that failed on its
-// socket deadline (set from ctx's deadline, with ContextTimeoutEnabled)
-// can return before ctx's own timer has closed Done: a deadline that has
-// passed counts as ended then too.
-func ended(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-		return context.DeadlineExceeded
-	}
-	return nil
 }
 
 // notObtained returns ErrNotObtained, wrapping why waiting ended early and

@@ -106,7 +106,7 @@ func (c *caller) eval(ctx context.Context, op *telemetry.RedisOp, on bool, s *sc
 		} else {
 			v, err = c.runAside(dctx, s, args)
 		}
-		if err != nil && dctx.Err() != nil {
+		if err != nil && rediscall.Ended(dctx) != nil {
 			err = fmt.Errorf("%w (%v): %w", rediscall.ErrTimeout, c.timeout, err)
 		}
 	}

@@ -85,7 +85,7 @@ func (c Caller) do(ctx context.Context, fn func(ctx context.Context) error) erro
 	defer cancel()
 	if c.inline {
 		err := fn(ctx)
-		if err != nil && ctx.Err() != nil {
+		if err != nil && Ended(ctx) != nil {
 			return c.expired(ctx, err)
 		}
 		return err
@@ -101,7 +101,7 @@ func (c Caller) do(ctx context.Context, fn func(ctx context.Context) error) erro
 	}()
 	select {
 	case err := <-done:
-		if err != nil && ctx.Err() != nil {
+		if err != nil && Ended(ctx) != nil {
 			return c.expired(ctx, err)
 		}
 		return err
@@ -123,8 +123,22 @@ func (c Caller) DoMeasured(ctx context.Context, op *telemetry.RedisOp, fn func(c
 }
 
 func (c Caller) expired(ctx context.Context, cause error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(Ended(ctx), context.DeadlineExceeded) {
 		return fmt.Errorf("%w (%v): %w", ErrTimeout, c.timeout, cause)
 	}
 	return cause
+}
+
+// Ended returns why ctx has ended, or nil. A call that failed on its
+// socket deadline (set from ctx's deadline when the client has
+// ContextTimeoutEnabled) can return before ctx's own timer has closed
+// Done: a deadline that has passed counts as ended then too.
+func Ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
