@@ -18,11 +18,18 @@ const Concurrency = 32
 // measured.
 const warmUp = 300 * time.Millisecond
 
-// openEnv returns the run's Redis clients, or skips the benchmark when no
-// Redis answers.
-func openEnv(tb testing.TB) *harness.Env {
+// benchEnv is what a benchmark opens on the run's Redis: its keys are
+// deleted and its clients closed when the benchmark ends.
+type benchEnv interface {
+	Cleanup(ctx context.Context) (int, error)
+	Close()
+}
+
+// openOrSkip opens an environment with open, or skips the benchmark when
+// no Redis answers, and deletes its keys and closes it at the end.
+func openOrSkip[E benchEnv](tb testing.TB, open func(context.Context) (E, error)) E {
 	tb.Helper()
-	env, err := harness.Open(context.Background())
+	env, err := open(context.Background())
 	if err != nil {
 		tb.Skipf("no Redis to benchmark against (start one, or set %s): %v", harness.AddrEnv, err)
 	}
@@ -35,6 +42,13 @@ func openEnv(tb testing.TB) *harness.Env {
 		env.Close()
 	})
 	return env
+}
+
+// openEnv returns the run's Redis clients, or skips the benchmark when no
+// Redis answers.
+func openEnv(tb testing.TB) *harness.Env {
+	tb.Helper()
+	return openOrSkip(tb, harness.Open)
 }
 
 // BenchmarkRateLimit measures decisions per second and Redis round trips per

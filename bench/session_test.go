@@ -20,19 +20,7 @@ const sessionWarmUp = 300 * time.Millisecond
 // when no Redis answers.
 func openSessionEnv(tb testing.TB) *harness.SessionEnv {
 	tb.Helper()
-	env, err := harness.OpenSessions(context.Background())
-	if err != nil {
-		tb.Skipf("no Redis to benchmark against (start one, or set %s): %v", harness.AddrEnv, err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if _, err := env.Cleanup(ctx); err != nil {
-			tb.Errorf("deleting the run's keys: %v", err)
-		}
-		env.Close()
-	})
-	return env
+	return openOrSkip(tb, harness.OpenSessions)
 }
 
 // BenchmarkSession measures requests per second, Redis round trips per
