@@ -65,7 +65,12 @@
 // destroyed, revoked, renewed or expired meanwhile. The
 // Redis TTL is the earlier of the idle and the absolute expiry (the end of
 // Lifetime, or an earlier SetDeadline), and both are also checked on every
-// load.
+// load. A request that only reads (or Incrs) slides the idle expiry at most
+// once a second (once per hundredth of an IdleTimeout shorter than 100 s),
+// and whenever the cookie's Max-Age is renewed: a session read in a burst
+// is written once, not on every request. The idle expiry counts from that
+// slide, so a session can end up to a second before IdleTimeout has passed
+// since its last request, never after; its LastSeen is as precise.
 //
 // # Renewal and revocation
 //

@@ -42,23 +42,44 @@ if not deadline or now >= deadline or (idle > 0 and seen and now - seen >= idle)
   redis.call('DEL', KEYS[1])
   return 0
 end
--- Out of memory under noeviction, Redis refuses HSET: the session is then read as
--- it is, neither slid nor added to (an increment fails), so a request that only
--- reads its session still works, and nothing is written.
-local slid = redis.pcall('HSET', KEYS[1], '_s', now)
-if type(slid) == 'table' and slid.err then
-  if ARGV[4] then return redis.error_reply(slid.err) end
-  v[n + 1] = now
-  v[n + 2] = 0
-  return v
+-- The idle expiry is slid (last seen and TTL rewritten) at most once per
+-- hundredth of the idle timeout, and at most a second apart, not on every
+-- request: a session read in a burst is written once. It can then end up to
+-- that much before IdleTimeout after its last request, never after. It is
+-- slid whenever now enters a new tenth of the idle timeout too, the step at
+-- which the cookie's Max-Age is renewed (Manager.refreshDue), so a renewed
+-- cookie always matches the server's expiry. Without idle expiry (idle 0)
+-- only the last-seen time moves, once a second.
+local every = 1000
+if idle > 0 and idle < 100000 then every = math.max(math.floor(idle / 100), 1) end
+local step = math.max(math.floor(idle / 10), 1)
+local slide = not seen or now < seen or now - seen >= every or
+  (idle > 0 and math.floor(now / step) ~= math.floor(seen / step))
+if slide then
+  -- Out of memory under noeviction, Redis refuses HSET: the session is then read
+  -- as it is, neither slid nor added to (an increment fails), so a request that
+  -- only reads its session still works, and nothing is written.
+  local r = redis.pcall('HSET', KEYS[1], '_s', now)
+  if type(r) == 'table' and r.err then
+    if ARGV[4] then return redis.error_reply(r.err) end
+    v[n + 1] = now
+    v[n + 2] = 0
+    return v
+  end
+  local ttl = deadline - now
+  if idle > 0 and idle < ttl then ttl = idle end
+  redis.call('PEXPIRE', KEYS[1], ttl)
 end
-local ttl = deadline - now
-if idle > 0 and idle < ttl then ttl = idle end
-redis.call('PEXPIRE', KEYS[1], ttl)
 local incr = 0
 if ARGV[4] then
   incr = redis.pcall('HINCRBY', KEYS[1], ARGV[4], ARGV[5])
-  if type(incr) == 'number' then incr = {incr} else incr = -1 end
+  if type(incr) == 'number' then
+    incr = {incr}
+  elseif not slide and string.sub(incr.err, 1, 3) == 'OOM' then
+    return redis.error_reply(incr.err) -- as a refused slide answers above
+  else
+    incr = -1
+  end
 end
 v[n + 1] = now
 v[n + 2] = incr

@@ -123,7 +123,9 @@ type Options struct {
 	// means 30 minutes, within OWASP's guidance for most applications; a
 	// negative value disables idle expiry, so only Lifetime applies. A
 	// positive value must be at least a millisecond and no longer than
-	// Lifetime, past which it could never end a session.
+	// Lifetime, past which it could never end a session. The idle expiry
+	// is slid at most once a second (see the package documentation), so a
+	// session can end up to a second early, never late.
 	IdleTimeout time.Duration
 	// Cookie configures the session cookie; each of its fields says its
 	// default.
