@@ -5,9 +5,14 @@
 // Markdown table of requests per second and Redis round trips per request.
 //
 //	go run ./cmd/cachebench -d 3s -rounds 3
+//	go run ./cmd/cachebench -d 3s -rounds 3 -c 1,32,256 -only '/redisware(-autopipeline)?$'
 //
 // With -rounds n every row is measured n times, the rows taking turns, and
 // the table shows the round with the median requests/s, with the range.
+// -c takes a comma-separated list of goroutine counts, each measured as
+// rows of its own; with more than one, a second table compares redisware
+// with redisware-autopipeline (the same on the client's AutoPipeliner) at
+// each.
 package main
 
 import (
@@ -28,7 +33,7 @@ import (
 
 func main() {
 	d := flag.Duration("d", 3*time.Second, "how long each row is measured")
-	c := flag.Int("c", 32, "concurrent goroutines sending requests")
+	cs := flag.String("c", "32", "concurrent goroutines sending requests; a comma-separated list measures each")
 	warm := flag.Duration("warmup", 500*time.Millisecond, "warm-up of each row before it is measured")
 	rounds := flag.Int("rounds", 1, "measure every row this many times, taking turns, and show the median")
 	only := flag.String("only", "", "measure only the rows whose kind/scenario/library (such as data/hit/redisware) matches this regular expression")
@@ -48,13 +53,14 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *c < 1 || *d <= 0 || *warm < 0 || *rounds < 1 {
-		fmt.Fprintln(os.Stderr, "cachebench: -c and -rounds must be at least 1, -d positive, -warmup not negative")
+	conc, err := harness.ParseConcurrencies(*cs)
+	if err != nil || *d <= 0 || *warm < 0 || *rounds < 1 || (*app && len(conc) > 1) {
+		fmt.Fprintln(os.Stderr, "cachebench: -c must list numbers of at least 1 (only one with -app), -rounds be at least 1, -d positive, -warmup not negative")
 		os.Exit(2)
 	}
-	runner := func() error { return run(*d, *c, *warm, *rounds, *only) }
+	runner := func() error { return run(*d, conc, *warm, *rounds, *only) }
 	if *app {
-		runner = func() error { return runApp(*d, *c, *warm, *rounds, *repo, *db) }
+		runner = func() error { return runApp(*d, conc[0], *warm, *rounds, *repo, *db) }
 	}
 	if err := runner(); err != nil {
 		pprof.StopCPUProfile()
@@ -63,11 +69,12 @@ func main() {
 	}
 }
 
-// row is one kind (http or data) × scenario × library, with its
-// measurements, one per round.
+// row is one kind (http or data) × scenario × goroutines × library, with
+// its measurements, one per round.
 type row struct {
 	kind string
 	s    harness.CacheScenario
+	c    int
 	http harness.HTTPLibrary
 	data harness.DataLibrary
 	ms   []harness.CacheMeasurement
@@ -82,7 +89,7 @@ func (r *row) lib() string {
 
 func (r *row) name() string { return r.kind + "/" + r.s.Name + "/" + r.lib() }
 
-func run(d time.Duration, c int, warm time.Duration, rounds int, only string) (err error) {
+func run(d time.Duration, conc []int, warm time.Duration, rounds int, only string) (err error) {
 	ctx := context.Background()
 	env, err := harness.Open(ctx)
 	if err != nil {
@@ -100,13 +107,17 @@ func run(d time.Duration, c int, warm time.Duration, rounds int, only string) (e
 	}()
 	var rows []*row
 	for _, s := range harness.CacheScenarios {
-		for _, lib := range harness.HTTPLibraries {
-			rows = append(rows, &row{kind: "http", s: s, http: lib})
+		for _, c := range conc {
+			for _, lib := range harness.HTTPLibraries {
+				rows = append(rows, &row{kind: "http", s: s, c: c, http: lib})
+			}
 		}
 	}
 	for _, s := range harness.CacheScenarios {
-		for _, lib := range harness.DataLibraries {
-			rows = append(rows, &row{kind: "data", s: s, data: lib})
+		for _, c := range conc {
+			for _, lib := range harness.DataLibraries {
+				rows = append(rows, &row{kind: "data", s: s, c: c, data: lib})
+			}
 		}
 	}
 	match, err := regexp.Compile(only)
@@ -117,28 +128,28 @@ func run(d time.Duration, c int, warm time.Duration, rounds int, only string) (e
 	var failed []string
 	for range rounds {
 		for _, r := range rows {
-			m, err := measure(ctx, ce, r, c, d, warm)
+			m, err := measure(ctx, ce, r, d, warm)
 			if err != nil {
-				return fmt.Errorf("%s: %w", r.name(), err)
+				return fmt.Errorf("%s (c=%d): %w", r.name(), r.c, err)
 			}
 			if _, err := env.Cleanup(ctx); err != nil {
 				return fmt.Errorf("deleting the run's keys: %w", err)
 			}
 			r.ms = append(r.ms, m)
 			if err := r.s.Check(m); err != nil {
-				failed = append(failed, r.name()+": "+err.Error())
+				failed = append(failed, fmt.Sprintf("%s (c=%d): %v", r.name(), r.c, err))
 			}
 		}
 	}
-	fmt.Printf("%s %s/%s, GOMAXPROCS=%d, NumCPU=%d; Redis %s at %s; %d goroutines, %v per row after %v warm-up",
+	fmt.Printf("%s %s/%s, GOMAXPROCS=%d, NumCPU=%d; Redis %s at %s; %s goroutines, %v per row after %v warm-up",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(),
-		env.RedisVersion, env.Addr, c, d, warm)
+		env.RedisVersion, env.Addr, strings.Trim(fmt.Sprint(conc), "[]"), d, warm)
 	if rounds > 1 {
 		fmt.Printf("; median of %d rounds (range)", rounds)
 	}
 	fmt.Print("\n\n")
-	fmt.Println("| what | scenario | library | requests/s | round trips/request | handler runs | cache failures | bench CPU µs/request | Redis CPU µs/request | others' CPU (cores) |")
-	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| what | scenario | library | goroutines | requests/s | round trips/request | handler runs | cache failures | bench CPU µs/request | Redis CPU µs/request | others' CPU (cores) |")
+	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		slices.SortFunc(r.ms, func(a, b harness.CacheMeasurement) int { return cmp.Compare(a.PerSecond(), b.PerSecond()) })
 		m := r.ms[len(r.ms)/2]
@@ -155,9 +166,16 @@ func run(d time.Duration, c int, warm time.Duration, rounds int, only string) (e
 		if r.kind == "data" {
 			what = "GetOrLoad"
 		}
-		fmt.Printf("| %s | %s | %s | %s | %.4f | %d of %d | %d | %.2f | %.2f | %s |\n",
-			what, r.s.Name, r.lib(), rate, m.RoundTripsPerRequest(), m.Executions, m.Requests, m.Failures,
+		fmt.Printf("| %s | %s | %s | %d | %s | %.4f | %d of %d | %d | %.2f | %.2f | %s |\n",
+			what, r.s.Name, r.lib(), r.c, rate, m.RoundTripsPerRequest(), m.Executions, m.Requests, m.Failures,
 			float64(proc)/float64(time.Microsecond), float64(srv)/float64(time.Microsecond), others)
+	}
+	if len(conc) > 1 {
+		prs := make([]harness.PipelineRow, len(rows))
+		for i, r := range rows {
+			prs[i] = harness.NewPipelineRow(r.kind+"/"+r.s.Name, r.lib(), r.c, r.ms)
+		}
+		harness.WritePipelineTable(os.Stdout, "goroutines", "request", prs)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("sanity checks failed:\n  %s", strings.Join(failed, "\n  "))
@@ -232,7 +250,8 @@ func runApp(d time.Duration, c int, warm time.Duration, rounds int, repo string,
 }
 
 // measure builds, warms and measures one row on a fresh prefix.
-func measure(ctx context.Context, ce *harness.CacheEnv, r *row, c int, d, warm time.Duration) (harness.CacheMeasurement, error) {
+func measure(ctx context.Context, ce *harness.CacheEnv, r *row, d, warm time.Duration) (harness.CacheMeasurement, error) {
+	c := r.c
 	if r.kind == "http" {
 		run, err := ce.NewHTTPRun(r.http, r.s)
 		if err != nil {

@@ -85,7 +85,7 @@ func (m httpMeasurement) per(d time.Duration) float64 {
 	if m.requests == 0 {
 		return 0
 	}
-	return micros(d) / float64(m.requests)
+	return harness.Micros(d) / float64(m.requests)
 }
 
 func (m httpMeasurement) others() float64 {
@@ -196,13 +196,13 @@ func runHTTP(d time.Duration, conc []int, warm time.Duration, rounds int, only s
 		}
 		fmt.Printf("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.app.name, route, r.c,
-			median(r.ms, "%.0f", httpMeasurement.perSecond),
+			harness.Spread(r.ms, "%.0f", httpMeasurement.perSecond),
 			statuses(m), denyShare(m),
-			median(r.ms, "%.4f", func(m httpMeasurement) float64 { return float64(m.redisCalls) / float64(max(m.requests, 1)) }),
-			median(r.ms, "%.1f", func(m httpMeasurement) float64 { return m.per(m.appCPU) }),
-			median(r.ms, "%.1f", func(m httpMeasurement) float64 { return m.per(m.benchCPU) }),
-			median(r.ms, "%.2f", func(m httpMeasurement) float64 { return m.per(m.redisCPU) }),
-			median(r.ms, "%.2f", httpMeasurement.others))
+			harness.Spread(r.ms, "%.4f", func(m httpMeasurement) float64 { return float64(m.redisCalls) / float64(max(m.requests, 1)) }),
+			harness.Spread(r.ms, "%.1f", func(m httpMeasurement) float64 { return m.per(m.appCPU) }),
+			harness.Spread(r.ms, "%.1f", func(m httpMeasurement) float64 { return m.per(m.benchCPU) }),
+			harness.Spread(r.ms, "%.2f", func(m httpMeasurement) float64 { return m.per(m.redisCPU) }),
+			harness.Spread(r.ms, "%.2f", httpMeasurement.others))
 	}
 	fmt.Println()
 	fmt.Println("| app | connections | flooded /limited ÷ /healthz, requests/s |")
@@ -228,7 +228,7 @@ func runHTTP(d time.Duration, conc []int, warm time.Duration, rounds int, only s
 			for i := range ratios {
 				ratios[i] = limited.ms[i].perSecond() / health.ms[i].perSecond()
 			}
-			fmt.Printf("| %s | %d | %s |\n", a.name, c, median(ratios, "%.2fx", func(f float64) float64 { return f }))
+			fmt.Printf("| %s | %d | %s |\n", a.name, c, harness.Spread(ratios, "%.2fx", func(f float64) float64 { return f }))
 		}
 	}
 	if len(notes) > 0 {

@@ -9,7 +9,9 @@
 //	go run ./cmd/ratebench -http -d 4s -rounds 3
 //
 // With -rounds n every row is measured n times, the rows taking turns, and
-// each column shows its median over the rounds, with the range. With -http
+// each column shows its median over the rounds, with the range. -c takes a
+// comma-separated list of concurrencies; with more than one, a second
+// table compares redisware with redisware-autopipeline at each. With -http
 // it measures the reference app instead (see http.go).
 package main
 
@@ -21,7 +23,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,16 +37,8 @@ func main() {
 	only := flag.String("only", "", "measure only the rows whose scenario/library (or app/route with -http) contains this")
 	httpMode := flag.Bool("http", false, "measure the reference app's /healthz and a flooded /limited over HTTP instead")
 	flag.Parse()
-	var conc []int
-	for f := range strings.SplitSeq(*cs, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			conc = nil
-			break
-		}
-		conc = append(conc, n)
-	}
-	if len(conc) == 0 || *d <= 0 || *warm < 0 || *rounds < 1 {
+	conc, err := harness.ParseConcurrencies(*cs)
+	if err != nil || *d <= 0 || *warm < 0 || *rounds < 1 {
 		fmt.Fprintln(os.Stderr, "ratebench: -c must list numbers of at least 1, -rounds be at least 1, -d positive, -warmup not negative")
 		os.Exit(2)
 	}
@@ -152,12 +145,19 @@ func runLibraries(d time.Duration, conc []int, warm time.Duration, rounds int, o
 		})[len(r.ms)/2]
 		fmt.Printf("| %s | %s | %d | %s | %s | %d of %d | %d (%d) | %s | %s | %s | %s |\n",
 			r.s.Name, r.lib.Name, r.c,
-			median(r.ms, "%.0f", harness.Measurement.PerSecond),
+			harness.Spread(r.ms, "%.0f", harness.Measurement.PerSecond),
 			roundTrips(m), m.Allowed, m.Decisions, m.Errors, m.FailedOpen,
-			median(r.ms, "%.2f", func(m harness.Measurement) float64 { p, _ := m.CPUPerDecision(); return micros(p) }),
-			median(r.ms, "%.2f", func(m harness.Measurement) float64 { _, s := m.CPUPerDecision(); return micros(s) }),
-			median(r.ms, "%.2f", func(m harness.Measurement) float64 { return micros(m.ScriptTimePerCall()) }),
-			median(r.ms, "%.2f", harness.Measurement.OthersCPU))
+			harness.Spread(r.ms, "%.2f", func(m harness.Measurement) float64 { p, _ := m.CPUPerDecision(); return harness.Micros(p) }),
+			harness.Spread(r.ms, "%.2f", func(m harness.Measurement) float64 { _, s := m.CPUPerDecision(); return harness.Micros(s) }),
+			harness.Spread(r.ms, "%.2f", func(m harness.Measurement) float64 { return harness.Micros(m.ScriptTimePerCall()) }),
+			harness.Spread(r.ms, "%.2f", harness.Measurement.OthersCPU))
+	}
+	if len(conc) > 1 {
+		prs := make([]harness.PipelineRow, len(rows))
+		for i, r := range rows {
+			prs[i] = harness.NewPipelineRow(r.s.Name, r.lib.Name, r.c, r.ms)
+		}
+		harness.WritePipelineTable(os.Stdout, "goroutines", "decision", prs)
 	}
 	if len(notes) > 0 {
 		fmt.Printf("\n%s\n", strings.Join(notes, "\n"))
@@ -166,21 +166,6 @@ func runLibraries(d time.Duration, conc []int, warm time.Duration, rounds int, o
 		return fmt.Errorf("sanity checks failed:\n  %s", strings.Join(failed, "\n  "))
 	}
 	return nil
-}
-
-// median formats the median of f over ms, with the range when there are
-// several.
-func median[M any](ms []M, format string, f func(M) float64) string {
-	vs := make([]float64, len(ms))
-	for i, m := range ms {
-		vs[i] = f(m)
-	}
-	slices.Sort(vs)
-	s := fmt.Sprintf(format, vs[len(vs)/2])
-	if len(vs) > 1 {
-		s += fmt.Sprintf(" ("+format+"–"+format+")", vs[0], vs[len(vs)-1])
-	}
-	return s
 }
 
 // roundTrips formats round trips per decision, with the total when it is
@@ -192,8 +177,6 @@ func roundTrips(m harness.Measurement) string {
 	}
 	return fmt.Sprintf("%.6f (%d in all)", r, m.RoundTrips)
 }
-
-func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // load summarises how busy the machine was with others' work while the
 // rows were measured, and the load average at the end.
@@ -212,7 +195,7 @@ func (l *load) String() string {
 	if len(l.others) == 0 {
 		s += "unknown"
 	} else {
-		s += median(l.others, "%.2f", func(f float64) float64 { return f }) + " cores"
+		s += harness.Spread(l.others, "%.2f", func(f float64) float64 { return f }) + " cores"
 	}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		if f := strings.Fields(string(b)); len(f) >= 3 {

@@ -6,15 +6,18 @@
 // request, and the CPU time Redis and this process spent per request.
 //
 //	go run ./cmd/sessionbench -d 4s -rounds 3
+//	go run ./cmd/sessionbench -d 3s -rounds 3 -c 1,32,256 -only '/redisware'
 //
-// With -rounds n the rows take turns n times (the two libraries in
-// alternating order) and the table shows each figure's median with its
-// range. Every answer is checked, and every session read back at the end
+// With -rounds n the rows take turns n times (the libraries of a scenario
+// in alternating order) and the table shows each figure's median with its
+// range. -c takes a comma-separated list of client counts, each measured
+// as rows of its own; with more than one, a second table compares
+// redisware with redisware-autopipeline (the same on the client's
+// AutoPipeliner) at each. Every answer is checked, and every session read back at the end
 // of its row: a broken path fails the run instead of looking fast.
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -31,7 +34,7 @@ import (
 
 func main() {
 	d := flag.Duration("d", 3*time.Second, "how long each row is measured")
-	c := flag.Int("c", 32, "clients, each with a session of its own, sending requests at once")
+	cs := flag.String("c", "32", "clients, each with a session of its own, sending requests at once; a comma-separated list measures each")
 	warm := flag.Duration("warmup", 500*time.Millisecond, "warm-up of each row before it is measured")
 	rounds := flag.Int("rounds", 1, "measure every row this many times, taking turns, and show medians")
 	only := flag.String("only", "", "measure only the rows whose scenario/library matches this regular expression")
@@ -39,33 +42,36 @@ func main() {
 	redisOnly := flag.Bool("redisonly", false, "no HTTP, no middleware: send each library's Redis calls for a request in a closed loop, so that Redis is saturated")
 	sessionDir := flag.String("session-dir", filepath.Join("..", "core", "session"), "with -redisonly: where core/session's scripts are")
 	flag.Parse()
-	if *c < 1 || *d <= 0 || *warm < 0 || *rounds < 1 {
-		fmt.Fprintln(os.Stderr, "sessionbench: -c and -rounds must be at least 1, -d positive, -warmup not negative")
+	conc, err := harness.ParseConcurrencies(*cs)
+	if err != nil || *d <= 0 || *warm < 0 || *rounds < 1 || (*redisOnly && len(conc) > 1) {
+		fmt.Fprintln(os.Stderr, "sessionbench: -c must list numbers of at least 1 (only one with -redisonly), -rounds be at least 1, -d positive, -warmup not negative")
 		os.Exit(2)
 	}
 	if *redisOnly {
-		if err := runRedisOnly(*d, *c, *warm, *rounds, *sessionDir); err != nil {
+		if err := runRedisOnly(*d, conc[0], *warm, *rounds, *sessionDir); err != nil {
 			fmt.Fprintln(os.Stderr, "sessionbench:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := run(*d, *c, *warm, *rounds, *only, *inProcess); err != nil {
+	if err := run(*d, conc, *warm, *rounds, *only, *inProcess); err != nil {
 		fmt.Fprintln(os.Stderr, "sessionbench:", err)
 		os.Exit(1)
 	}
 }
 
-// row is one scenario × library and its measurements, one per round.
+// row is one scenario × clients × library and its measurements, one per
+// round.
 type row struct {
 	s   harness.SessionScenario
+	c   int
 	lib harness.SessionLibrary
 	ms  []harness.SessionMeasurement
 }
 
 func (r *row) name() string { return r.s.Name + "/" + r.lib.Name }
 
-func run(d time.Duration, c int, warm time.Duration, rounds int, only string, inProcess bool) (err error) {
+func run(d time.Duration, conc []int, warm time.Duration, rounds int, only string, inProcess bool) (err error) {
 	ctx := context.Background()
 	env, err := harness.OpenSessions(ctx)
 	if err != nil {
@@ -85,9 +91,11 @@ func run(d time.Duration, c int, warm time.Duration, rounds int, only string, in
 	}
 	var rows []*row
 	for _, s := range harness.SessionScenarios {
-		for _, lib := range harness.SessionLibraries {
-			if r := (&row{s: s, lib: lib}); match.MatchString(r.name()) {
-				rows = append(rows, r)
+		for _, c := range conc {
+			for _, lib := range harness.SessionLibraries {
+				if r := (&row{s: s, c: c, lib: lib}); match.MatchString(r.name()) {
+					rows = append(rows, r)
+				}
 			}
 		}
 	}
@@ -97,21 +105,25 @@ func run(d time.Duration, c int, warm time.Duration, rounds int, only string, in
 	for round := range rounds {
 		order := slices.Clone(rows)
 		if round%2 == 1 {
-			// The libraries take turns going first within each scenario.
-			for i := 0; i+1 < len(order); i += 2 {
-				if order[i].s.Name == order[i+1].s.Name {
-					order[i], order[i+1] = order[i+1], order[i]
+			// The libraries of a scenario and client count take turns
+			// going first: every other round runs them in reverse.
+			for i := 0; i < len(order); {
+				j := i + 1
+				for j < len(order) && order[j].s.Name == order[i].s.Name && order[j].c == order[i].c {
+					j++
 				}
+				slices.Reverse(order[i:j])
+				i = j
 			}
 		}
 		for _, r := range order {
-			m, err := env.MeasureSessions(ctx, r.lib, r.s, c, d, warm, inProcess)
+			m, err := env.MeasureSessions(ctx, r.lib, r.s, r.c, d, warm, inProcess)
 			if err != nil {
-				return fmt.Errorf("round %d, %s: %w", round+1, r.name(), err)
+				return fmt.Errorf("round %d, %s (c=%d): %w", round+1, r.name(), r.c, err)
 			}
-			fmt.Fprintf(os.Stderr, "round %d %-20s %8.0f req/s %.4f rt/req  redis %6.2f µs/req (exec %5.2f)  bench %6.2f µs/req  503s %d  foreign %d  load %.2f\n",
-				round+1, r.name(), m.PerSecond(), m.RoundTripsPerRequest(), us(m.PerRequest(m.RedisCPU)), us(m.PerRequest(m.RedisExec)),
-				us(m.PerRequest(m.ProcessCPU)), m.Unavailable, m.Foreign, m.Load1)
+			fmt.Fprintf(os.Stderr, "round %d %-31s c=%-4d %8.0f req/s %.4f rt/req  redis %6.2f µs/req (exec %5.2f)  bench %6.2f µs/req  503s %d  foreign %d  load %.2f\n",
+				round+1, r.name(), r.c, m.PerSecond(), m.RoundTripsPerRequest(), harness.Micros(m.PerRequest(m.RedisCPU)), harness.Micros(m.PerRequest(m.RedisExec)),
+				harness.Micros(m.PerRequest(m.ProcessCPU)), m.Unavailable, m.Foreign, m.Load1)
 			r.ms = append(r.ms, m)
 		}
 	}
@@ -119,64 +131,68 @@ func run(d time.Duration, c int, warm time.Duration, rounds int, only string, in
 	if inProcess {
 		how = "in process (ServeHTTP called directly)"
 	}
-	fmt.Printf("%s %s/%s, GOMAXPROCS=%d, NumCPU=%d; Redis %s at %s; %d clients %s, %v per row after %v warm-up",
+	fmt.Printf("%s %s/%s, GOMAXPROCS=%d, NumCPU=%d; Redis %s at %s; %s clients %s, %v per row after %v warm-up",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(),
-		env.RedisVersion, env.Addr, c, how, d, warm)
+		env.RedisVersion, env.Addr, strings.Trim(fmt.Sprint(conc), "[]"), how, d, warm)
 	if rounds > 1 {
 		fmt.Printf("; median of %d rounds (range)", rounds)
 	}
 	fmt.Print("\n\n")
-	fmt.Println("| scenario | library | requests/s | round trips/request | Redis CPU µs/request | Redis exec µs/request | bench CPU µs/request | 503s | load (1 min) | others' CPU (cores) | foreign calls |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| scenario | library | clients | requests/s | round trips/request | Redis CPU µs/request | Redis exec µs/request | bench CPU µs/request | 503s | load (1 min) | others' CPU (cores) | foreign calls |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
-		rt := median(r.ms, func(m harness.SessionMeasurement) float64 { return m.RoundTripsPerRequest() })
+		rt := harness.Median(r.ms, func(m harness.SessionMeasurement) float64 { return m.RoundTripsPerRequest() })
 		var foreign, unavailable int64
 		for _, m := range r.ms {
 			foreign += m.Foreign
 			unavailable += m.Unavailable
 		}
-		fmt.Printf("| %s | %s | %s | %.4f | %s | %s | %s | %d | %s | %s | %d |\n", r.s.Name, r.lib.Name,
-			spread(r.ms, "%.0f", func(m harness.SessionMeasurement) float64 { return m.PerSecond() }),
-			rt[1],
-			spread(r.ms, "%.1f", func(m harness.SessionMeasurement) float64 { return us(m.PerRequest(m.RedisCPU)) }),
-			spread(r.ms, "%.1f", func(m harness.SessionMeasurement) float64 { return us(m.PerRequest(m.RedisExec)) }),
-			spread(r.ms, "%.1f", func(m harness.SessionMeasurement) float64 { return us(m.PerRequest(m.ProcessCPU)) }),
+		fmt.Printf("| %s | %s | %d | %s | %.4f | %s | %s | %s | %d | %s | %s | %d |\n", r.s.Name, r.lib.Name, r.c,
+			harness.Spread(r.ms, "%.0f", func(m harness.SessionMeasurement) float64 { return m.PerSecond() }),
+			rt,
+			harness.Spread(r.ms, "%.1f", func(m harness.SessionMeasurement) float64 { return harness.Micros(m.PerRequest(m.RedisCPU)) }),
+			harness.Spread(r.ms, "%.1f", func(m harness.SessionMeasurement) float64 { return harness.Micros(m.PerRequest(m.RedisExec)) }),
+			harness.Spread(r.ms, "%.1f", func(m harness.SessionMeasurement) float64 { return harness.Micros(m.PerRequest(m.ProcessCPU)) }),
 			unavailable,
-			spread(r.ms, "%.1f", func(m harness.SessionMeasurement) float64 { return m.Load1 }),
-			spread(r.ms, "%.2f", func(m harness.SessionMeasurement) float64 { return m.OthersCPU() }),
+			harness.Spread(r.ms, "%.1f", func(m harness.SessionMeasurement) float64 { return m.Load1 }),
+			harness.Spread(r.ms, "%.2f", func(m harness.SessionMeasurement) float64 { return m.OthersCPU() }),
 			foreign)
 	}
-	// redisware against scs, per scenario: the ratio of the medians.
-	fmt.Println()
-	fmt.Println("| scenario | requests/s, redisware ÷ scs | Redis CPU/request, redisware ÷ scs | Redis exec/request, redisware ÷ scs | bench CPU/request, redisware ÷ scs |")
-	fmt.Println("|---|---:|---:|---:|---:|")
-	for _, s := range harness.SessionScenarios {
-		var rw, sc *row
-		for _, r := range rows {
-			if r.s.Name == s.Name && r.lib.Name == "redisware" {
-				rw = r
-			}
-			if r.s.Name == s.Name && r.lib.Name == "scs" {
-				sc = r
-			}
-		}
-		if rw == nil || sc == nil {
+	// redisware against scs, per scenario and client count: the ratio of
+	// the medians.
+	header := "\n| scenario | clients | requests/s, redisware ÷ scs | Redis CPU/request, redisware ÷ scs | Redis exec/request, redisware ÷ scs | bench CPU/request, redisware ÷ scs |\n|---|---:|---:|---:|---:|---:|\n"
+	for _, rw := range rows {
+		if rw.lib.Name != harness.PlainLibrary {
 			continue
 		}
-		ratio := func(f func(harness.SessionMeasurement) float64) string {
-			return fmt.Sprintf("%.2f", median(rw.ms, f)[1]/median(sc.ms, f)[1])
+		i := slices.IndexFunc(rows, func(r *row) bool { return r.s.Name == rw.s.Name && r.c == rw.c && r.lib.Name == "scs" })
+		if i < 0 {
+			continue
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s |\n", s.Name,
+		sc := rows[i]
+		fmt.Print(header)
+		header = ""
+		ratio := func(f func(harness.SessionMeasurement) float64) string {
+			return fmt.Sprintf("%.2f", harness.Median(rw.ms, f)/harness.Median(sc.ms, f))
+		}
+		fmt.Printf("| %s | %d | %s | %s | %s | %s |\n", rw.s.Name, rw.c,
 			ratio(func(m harness.SessionMeasurement) float64 { return m.PerSecond() }),
-			ratio(func(m harness.SessionMeasurement) float64 { return us(m.PerRequest(m.RedisCPU)) }),
-			ratio(func(m harness.SessionMeasurement) float64 { return us(m.PerRequest(m.RedisExec)) }),
-			ratio(func(m harness.SessionMeasurement) float64 { return us(m.PerRequest(m.ProcessCPU)) }))
+			ratio(func(m harness.SessionMeasurement) float64 { return harness.Micros(m.PerRequest(m.RedisCPU)) }),
+			ratio(func(m harness.SessionMeasurement) float64 { return harness.Micros(m.PerRequest(m.RedisExec)) }),
+			ratio(func(m harness.SessionMeasurement) float64 { return harness.Micros(m.PerRequest(m.ProcessCPU)) }))
+	}
+	if len(conc) > 1 {
+		prs := make([]harness.PipelineRow, len(rows))
+		for i, r := range rows {
+			prs[i] = harness.NewPipelineRow(r.s.Name, r.lib.Name, r.c, r.ms)
+		}
+		harness.WritePipelineTable(os.Stdout, "clients", "request", prs)
 	}
 	var notes []string
 	for _, r := range rows {
 		for _, m := range r.ms {
 			if m.Foreign > 0 {
-				notes = append(notes, r.name())
+				notes = append(notes, fmt.Sprintf("%s (c=%d)", r.name(), r.c))
 				break
 			}
 		}
@@ -186,30 +202,3 @@ func run(d time.Duration, c int, warm time.Duration, rounds int, only string, in
 	}
 	return nil
 }
-
-// median returns the smallest, median and largest of f over ms.
-func median(ms []harness.SessionMeasurement, f func(harness.SessionMeasurement) float64) [3]float64 {
-	v := make([]float64, len(ms))
-	for i, m := range ms {
-		v[i] = f(m)
-	}
-	slices.SortFunc(v, cmp.Compare[float64])
-	mid := v[len(v)/2]
-	if len(v)%2 == 0 {
-		mid = (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	return [3]float64{v[0], mid, v[len(v)-1]}
-}
-
-// spread formats the median of f over ms, with its range when there are
-// several.
-func spread(ms []harness.SessionMeasurement, format string, f func(harness.SessionMeasurement) float64) string {
-	q := median(ms, f)
-	s := fmt.Sprintf(format, q[1])
-	if len(ms) > 1 {
-		s += " (" + fmt.Sprintf(format, q[0]) + "–" + fmt.Sprintf(format, q[2]) + ")"
-	}
-	return s
-}
-
-func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -14,9 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -140,8 +138,8 @@ func runRedisOnly(d time.Duration, c int, warm time.Duration, rounds int, dir st
 				continue
 			}
 			results[i].perSec = append(results[i].perSec, float64(n)/elapsed.Seconds())
-			results[i].redisCPU = append(results[i].redisCPU, us(cpu)/float64(n))
-			results[i].exec = append(results[i].exec, us(exec)/float64(n))
+			results[i].redisCPU = append(results[i].redisCPU, harness.Micros(cpu)/float64(n))
+			results[i].exec = append(results[i].exec, harness.Micros(exec)/float64(n))
 		}
 	}
 	fmt.Printf("%s %s/%s, GOMAXPROCS=%d; Redis %s at %s; Redis alone: %d goroutines each on a session of its own, %v per row",
@@ -150,28 +148,15 @@ func runRedisOnly(d time.Duration, c int, warm time.Duration, rounds int, dir st
 		fmt.Printf("; median of %d rounds (range)", rounds)
 	}
 	fmt.Print("\n\n| scenario | library | what is sent | requests/s | Redis CPU µs/request | Redis exec µs/request |\n|---|---|---|---:|---:|---:|\n")
+	value := func(f float64) float64 { return f }
 	for i, cs := range cases {
 		what := "GET, then SET of the re-encoded session"
 		if cs.library == "redisware" {
 			what = map[string]string{"read": "EVALSHA load.lua", "put": "EVALSHA save.lua (not loaded)", "incr": "EVALSHA load.lua with an increment"}[cs.scenario]
 		}
 		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", cs.scenario, cs.library, what,
-			spreadOf(results[i].perSec, "%.0f"), spreadOf(results[i].redisCPU, "%.2f"), spreadOf(results[i].exec, "%.2f"))
+			harness.Spread(results[i].perSec, "%.0f", value), harness.Spread(results[i].redisCPU, "%.2f", value),
+			harness.Spread(results[i].exec, "%.2f", value))
 	}
 	return nil
-}
-
-// spreadOf formats the median of v, with its range when there are several.
-func spreadOf(v []float64, format string) string {
-	v = slices.Clone(v)
-	slices.Sort(v)
-	mid := v[len(v)/2]
-	if len(v)%2 == 0 {
-		mid = (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	s := fmt.Sprintf(format, mid)
-	if len(v) > 1 {
-		s += " (" + fmt.Sprintf(format, v[0]) + "–" + fmt.Sprintf(format, v[len(v)-1]) + ")"
-	}
-	return strings.TrimSpace(s)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 	grcache "github.com/go-redis/cache/v9"
 	redisv8 "github.com/go-redis/redis/v8"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/httpcache"
@@ -51,9 +52,10 @@ type HTTPLibrary struct {
 
 // HTTPLibraries are the HTTP caches, in table order.
 var HTTPLibraries = []HTTPLibrary{
-	{Name: "redisware", New: newRediswareHTTP(0, 0)},
-	{Name: "redisware-local", New: newRediswareHTTP(64<<20, 0)},
-	{Name: "redisware-nowait", New: newRediswareHTTP(0, -1)},
+	{Name: PlainLibrary, New: newRediswareHTTP(rediswareRow{})},
+	{Name: "redisware-local", New: newRediswareHTTP(rediswareRow{local: 64 << 20})},
+	{Name: "redisware-nowait", New: newRediswareHTTP(rediswareRow{wait: -1})},
+	{Name: AutoPipelineLibrary, New: newRediswareHTTP(rediswareRow{autoPipeline: true})},
 	{Name: "gin-cache", New: newGinCache, V8: true},
 }
 
@@ -70,9 +72,10 @@ type GetOrLoad func(ctx context.Context, key string, load func() ([]byte, error)
 
 // DataLibraries are the cache-aside libraries, in table order.
 var DataLibraries = []DataLibrary{
-	{Name: "redisware", New: newRediswareData(0, 0)},
-	{Name: "redisware-local", New: newRediswareData(64<<20, 0)},
-	{Name: "redisware-nowait", New: newRediswareData(0, -1)},
+	{Name: PlainLibrary, New: newRediswareData(rediswareRow{})},
+	{Name: "redisware-local", New: newRediswareData(rediswareRow{local: 64 << 20})},
+	{Name: "redisware-nowait", New: newRediswareData(rediswareRow{wait: -1})},
+	{Name: AutoPipelineLibrary, New: newRediswareData(rediswareRow{autoPipeline: true})},
 	{Name: "go-redis/cache", New: newGoRedisCache(false)},
 	{Name: "go-redis/cache-local", New: newGoRedisCache(true)},
 }
@@ -80,34 +83,66 @@ var DataLibraries = []DataLibrary{
 // cacheTTL is how long every library keeps what it stores.
 const cacheTTL = time.Hour
 
-// rediswareOptions are core/httpcache's defaults (a 100ms deadline per
+// rediswareRow is what a redisware row changes of core/httpcache's
+// defaults (see rediswareCache).
+type rediswareRow struct {
+	// local is LocalBytes, the in-process tier.
+	local int64
+	// wait is WaitTimeout: -1 for no cross-instance collapsing.
+	wait time.Duration
+	// autoPipeline runs the cache on the client's AutoPipeliner.
+	autoPipeline bool
+}
+
+// rediswareCache is core/httpcache with its defaults (a 100ms deadline per
 // call, misses collapsed across instances with a fill lock taken by the
 // lookup and released by the store, telemetry on through the global
-// OpenTelemetry providers) but for the prefix, the failure counting, the
-// in-process tier (local bytes) and, with wait -1, no cross-instance
-// collapsing.
-func rediswareOptions(prefix string, local int64, wait time.Duration, fails *atomic.Int64) httpcache.Options {
-	return httpcache.Options{
+// OpenTelemetry providers) but for the prefix, the failure counting and
+// what row changes: the in-process tier, no cross-instance collapsing, or
+// the shared client's AutoPipeliner (go-redis v9.23's rdb.AutoPipeline(),
+// its default options) instead of the client. closeFn closes the cache, then
+// the AutoPipeliner.
+func rediswareCache(env *CacheEnv, prefix string, row rediswareRow, fails *atomic.Int64) (c *httpcache.Cache, closeFn func(), err error) {
+	var client redis.UniversalClient = env.clients[true]
+	closeClient := func() {}
+	if row.autoPipeline {
+		ap, err := env.clients[true].AutoPipeline()
+		if err != nil {
+			return nil, nil, err
+		}
+		client, closeClient = ap, func() { _ = ap.Close() }
+	}
+	c, err = httpcache.New(client, httpcache.Options{
 		Settings: core.Settings{
 			Prefix:  prefix,
 			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 			OnError: func(context.Context, error) { fails.Add(1) },
 		},
-		LocalBytes:  local,
-		WaitTimeout: wait,
+		LocalBytes:  row.local,
+		WaitTimeout: row.wait,
+	})
+	if err != nil {
+		closeClient()
+		return nil, nil, err
 	}
+	closeFn = func() {
+		_ = c.Close()
+		closeClient()
+	}
+	if err := waitLocal(c, row.local); err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return c, closeFn, nil
 }
 
-func newRediswareHTTP(local int64, wait time.Duration) func(env *CacheEnv, prefix string, fails *atomic.Int64) (gin.HandlerFunc, func(), error) {
+func newRediswareHTTP(row rediswareRow) func(env *CacheEnv, prefix string, fails *atomic.Int64) (gin.HandlerFunc, func(), error) {
 	return func(env *CacheEnv, prefix string, fails *atomic.Int64) (gin.HandlerFunc, func(), error) {
-		c, err := httpcache.New(env.clients[true], rediswareOptions(prefix, local, wait, fails))
+		c, closeFn, err := rediswareCache(env, prefix, row, fails)
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := waitLocal(c, local); err != nil {
-			return nil, nil, err
-		}
-		return ginmw.HTTPCache(c), func() { _ = c.Close() }, nil
+		return ginmw.HTTPCache(c), closeFn, nil
 	}
 }
 
@@ -119,19 +154,16 @@ func newGinCache(env *CacheEnv, prefix string, fails *atomic.Int64) (gin.Handler
 	return ginc.CacheByRequestURI(store, cacheTTL, ginc.WithPrefixKey(prefix)), func() {}, nil
 }
 
-func newRediswareData(local int64, wait time.Duration) func(env *CacheEnv, prefix string, fails *atomic.Int64) (GetOrLoad, func(), error) {
+func newRediswareData(row rediswareRow) func(env *CacheEnv, prefix string, fails *atomic.Int64) (GetOrLoad, func(), error) {
 	return func(env *CacheEnv, prefix string, fails *atomic.Int64) (GetOrLoad, func(), error) {
-		c, err := httpcache.New(env.clients[true], rediswareOptions(prefix, local, wait, fails))
+		c, closeFn, err := rediswareCache(env, prefix, row, fails)
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := waitLocal(c, local); err != nil {
 			return nil, nil, err
 		}
 		get := func(ctx context.Context, key string, load func() ([]byte, error)) ([]byte, error) {
 			return c.GetOrLoad(ctx, key, cacheTTL, func(context.Context) ([]byte, error) { return load() })
 		}
-		return get, func() { _ = c.Close() }, nil
+		return get, closeFn, nil
 	}
 }
 

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,64 @@ func TestCounterCountsRetriesAndPipelines(t *testing.T) {
 	}
 	if !strings.HasPrefix(key, "ratebench:") {
 		t.Errorf("key %q is outside the run's prefix", key)
+	}
+}
+
+func TestParseConcurrencies(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+	}{
+		{"32", []int{32}},
+		{"1,32,256", []int{1, 32, 256}},
+		{" 1, 32 ", []int{1, 32}},
+		{"", nil},
+		{"0", nil},
+		{"1,,2", nil},
+		{"1,x", nil},
+		{"-4", nil},
+	} {
+		got, err := ParseConcurrencies(tc.in)
+		if (err == nil) != (tc.want != nil) || !slices.Equal(got, tc.want) {
+			t.Errorf("ParseConcurrencies(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestWritePipelineTable(t *testing.T) {
+	rounds := func(rates ...float64) []PipelineRound {
+		var rs []PipelineRound
+		for _, r := range rates {
+			rs = append(rs, PipelineRound{PerSecond: r, RoundTrips: 1000 / r, BenchCPU: time.Duration(1e9 / r), RedisCPU: time.Duration(5e8 / r)})
+		}
+		return rs
+	}
+	rows := []PipelineRow{
+		{Scenario: "s", Library: PlainLibrary, C: 1, Rounds: rounds(1000, 900, 1100)},
+		{Scenario: "s", Library: AutoPipelineLibrary, C: 1, Rounds: rounds(500, 400, 600)},
+		{Scenario: "s", Library: "other", C: 1, Rounds: rounds(1)},
+		{Scenario: "s", Library: PlainLibrary, C: 32, Rounds: rounds(1000, 950, 1050)},
+		{Scenario: "s", Library: AutoPipelineLibrary, C: 32, Rounds: rounds(1040, 1020, 1200)},
+		{Scenario: "t", Library: PlainLibrary, C: 32, Rounds: rounds(1000)}, // no pair
+	}
+	var b strings.Builder
+	WritePipelineTable(&b, "goroutines", "decision", rows)
+	out := b.String()
+	for _, want := range []string{
+		"| scenario | goroutines | redisware | redisware-autopipeline | ratio | round trips/decision (pipelined) | bench CPU µs/decision | Redis CPU µs/decision |\n",
+		"| s | 1 | 1000 (900–1100) | 500 (400–600) | 0.50x | 2.0000 | 1000.0 → 2000.0 | 500.0 → 1000.0 |\n",
+		"| s | 32 | 1000 (950–1050) | 1040 (1020–1200) | 1.04x (level) | 0.9615 | 1000.0 → 961.5 | 500.0 → 480.8 |\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "\n| s |") + strings.Count(out, "\n| t |"); n != 2 {
+		t.Errorf("%d rows, want 2:\n%s", n, out)
+	}
+	b.Reset()
+	WritePipelineTable(&b, "goroutines", "decision", rows[:1])
+	if b.Len() != 0 {
+		t.Errorf("without an auto-pipelined row it wrote:\n%s", b.String())
 	}
 }

@@ -36,11 +36,11 @@ type Library struct {
 
 // Libraries are the limiters, in table order.
 var Libraries = []Library{
-	{Name: "redisware", New: newRedisware},
+	{Name: PlainLibrary, New: newRedisware},
 	{Name: "redisware-fixed-window", New: newRediswareAlgorithm(ratelimit.FixedWindow)},
 	{Name: "redisware-sliding-window-counter", New: newRediswareAlgorithm(ratelimit.SlidingWindowCounter)},
 	{Name: "redisware-sliding-window-log", New: newRediswareAlgorithm(ratelimit.SlidingWindowLog)},
-	{Name: "redisware-autopipeline", New: newRediswareAutoPipeline},
+	{Name: AutoPipelineLibrary, New: newRediswareAutoPipeline},
 	{Name: "redisware-no-ctx-timeout", NoContextTimeout: true, New: newRedisware},
 	{Name: "redis_rate", New: newRedisRate},
 	{Name: "ulule", New: newUlule},

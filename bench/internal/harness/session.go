@@ -110,11 +110,12 @@ type SessionLibrary struct {
 
 // SessionLibraries are the middlewares, in table order.
 var SessionLibraries = []SessionLibrary{
-	{Name: "redisware", New: newRediswareSessions},
+	{Name: PlainLibrary, New: newRediswareSessions},
+	{Name: AutoPipelineLibrary, New: newRediswareSessionsAutoPipeline},
 	{Name: "scs", New: newSCSSessions},
 }
 
-// The app's routes, the same for both libraries:
+// The app's routes, the same for every library:
 //
 //	/seed?n=N  puts n=N, name, theme (a small session), last=0
 //	/read      answers n
@@ -127,6 +128,23 @@ var SessionLibraries = []SessionLibrary{
 // per Redis call, strict mode, idle timeout 30 minutes, lifetime 24
 // hours, Secure cookies) but for the logger, mounted with nethttp.Session.
 func newRediswareSessions(rdb *redis.Client, prefix string) (http.Handler, error) {
+	return rediswareSessions(rdb, prefix)
+}
+
+// newRediswareSessionsAutoPipeline is newRediswareSessions on the client's
+// AutoPipeliner (go-redis v9.23's rdb.AutoPipeline(), its default options),
+// which batches the calls of concurrent requests into pipelines. go-redis
+// keeps one AutoPipeliner per client, shared by every caller, and closes it
+// with the client.
+func newRediswareSessionsAutoPipeline(rdb *redis.Client, prefix string) (http.Handler, error) {
+	ap, err := rdb.AutoPipeline()
+	if err != nil {
+		return nil, err
+	}
+	return rediswareSessions(ap, prefix)
+}
+
+func rediswareSessions(rdb redis.UniversalClient, prefix string) (http.Handler, error) {
 	m, err := session.New(rdb, session.Options{
 		Settings:    core.Settings{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)},
 		Lifetime:    SessionLifetime,
