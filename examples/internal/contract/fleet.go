@@ -22,18 +22,40 @@ import (
 func RunFleet(t *testing.T, builds map[string]NewHandler) {
 	t.Helper()
 	srv := redistest.New(t)
+	names, clients := startFleet(t, builds, func(string) app.Backend {
+		return app.Backend{Client: srv.Client(), Prefix: srv.Prefix, Timeout: 10 * time.Second}
+	})
+	t.Logf("instances %v on redis topology %s, key prefix %s", names, srv.Topology, srv.Prefix)
+
+	t.Run("orders: concurrent duplicates run once", func(t *testing.T) { testFleetDuplicates(t, clients) })
+	t.Run("orders: two users behind one address", func(t *testing.T) { testFleetTwoUsers(t, clients) })
+	t.Run("items: one budget across ids and frameworks", func(t *testing.T) { testItemsAcross(t, clients) })
+	t.Run("unmatched paths: one budget across frameworks", func(t *testing.T) { testUnmatchedAcross(t, clients, srv) })
+	t.Run("greeting: each user their own", func(t *testing.T) { testGreetingAcross(t, clients) })
+	t.Run("sessions: revoked everywhere", func(t *testing.T) { testFleetRevoke(t, clients) })
+}
+
+// startFleet starts one instance of each build, in the order of their
+// names, each on the Backend newBackend returns for its name (with a
+// Telemetry of its own, so each instance's /metrics counts its own work),
+// served by httptest.NewServer until t ends. It returns the names and the
+// instances' clients, in the same order.
+func startFleet(t *testing.T, builds map[string]NewHandler, newBackend func(name string) app.Backend) ([]string, []*client) {
+	t.Helper()
 	names := make([]string, 0, len(builds))
 	for name := range builds {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	var clients []*client
+	clients := make([]*client, 0, len(names))
 	for _, name := range names {
 		tel, err := app.NewTelemetry()
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := builds[name](app.Backend{Client: srv.Client(), Prefix: srv.Prefix, Timeout: 10 * time.Second, Telemetry: tel})
+		b := newBackend(name)
+		b.Telemetry = tel
+		h, err := builds[name](b)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -43,14 +65,7 @@ func RunFleet(t *testing.T, builds map[string]NewHandler) {
 		c.http.Timeout = requestTimeout
 		clients = append(clients, c)
 	}
-	t.Logf("instances %v on redis topology %s, key prefix %s", names, srv.Topology, srv.Prefix)
-
-	t.Run("orders: concurrent duplicates run once", func(t *testing.T) { testFleetDuplicates(t, clients) })
-	t.Run("orders: two users behind one address", func(t *testing.T) { testFleetTwoUsers(t, clients) })
-	t.Run("items: one budget across ids and frameworks", func(t *testing.T) { testItemsAcross(t, clients) })
-	t.Run("unmatched paths: one budget across frameworks", func(t *testing.T) { testUnmatchedAcross(t, clients, srv) })
-	t.Run("greeting: each user their own", func(t *testing.T) { testGreetingAcross(t, clients) })
-	t.Run("sessions: revoked everywhere", func(t *testing.T) { testFleetRevoke(t, clients) })
+	return names, clients
 }
 
 // claimedTotal sums the orders claimed by every instance.

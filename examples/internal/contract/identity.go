@@ -137,18 +137,11 @@ func testGreetingAcross(t *testing.T, clients []*client) {
 	r.wantJSON(t, http.StatusOK, `{"greeting":"hello guest"}`)
 }
 
-// ordersOf returns the idempotency outcome counts of an instance's /metrics.
+// claimedOrders returns how many orders c's guard claimed, which is how
+// many times its handler ran.
 func claimedOrders(t *testing.T, c *client) float64 {
 	t.Helper()
-	r := c.get(t, "/metrics", nil)
-	if r.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d", r.StatusCode)
-	}
-	v := metric(string(r.Body), `redisware_idempotency_requests_total{redisware_component="idempotency",redisware_outcome="claimed",redisware_policy="orders"}`)
-	if v < 0 {
-		return 0
-	}
-	return v
+	return scrape(t, c).value(idemSeries("claimed"))
 }
 
 // decodeOrder returns the order of a 201 body.

@@ -63,3 +63,43 @@ func testMetrics(t *testing.T, c *client) {
 		t.Fatalf("GET /dashboard: %d %q", d.StatusCode, d.Header.Get("Content-Type"))
 	}
 }
+
+// idemSeries is the series of the orders guard's requests with outcome.
+func idemSeries(outcome string) string {
+	return `redisware_idempotency_requests_total{redisware_component="idempotency",redisware_outcome="` + outcome + `",redisware_policy="orders"}`
+}
+
+// redisSeries is the series that counts the Redis calls of a component's
+// operation with outcome ("ok" or "error").
+func redisSeries(component, operation, outcome string) string {
+	return `redisware_redis_duration_seconds_count{redisware_component="` + component + `",redisware_operation="` + operation + `",redisware_outcome="` + outcome + `"}`
+}
+
+// scraped is the text of one GET /metrics.
+type scraped string
+
+// scrape returns c's /metrics.
+func scrape(t *testing.T, c *client) scraped {
+	t.Helper()
+	r := c.get(t, "/metrics", nil)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", r.StatusCode)
+	}
+	return scraped(r.Body)
+}
+
+// value returns the value of series, 0 when it has none yet.
+func (s scraped) value(series string) float64 {
+	return max(metric(string(s), series), 0)
+}
+
+// wantGrown checks that each series of want grew by exactly its value
+// between the scrapes before and after of the instance named name.
+func wantGrown(t *testing.T, name string, before, after scraped, want map[string]float64) {
+	t.Helper()
+	for series, d := range want {
+		if got := after.value(series) - before.value(series); got != d {
+			t.Errorf("%s on %s grew by %v; want %v", series, name, got, d)
+		}
+	}
+}
