@@ -13,7 +13,9 @@ type Info struct {
 	Ref string `json:"ref"`
 	// Created is when the session was created or last logged in.
 	Created time.Time `json:"created"`
-	// LastSeen is the time of its latest request.
+	// LastSeen is the time of its latest request that used it, to the
+	// second: reads within a second of the last recorded one are not
+	// recorded (see the package documentation on the idle expiry).
 	LastSeen time.Time `json:"last_seen"`
 	// Deadline is when it ends at the latest: the end of its Lifetime, or
 	// the earlier deadline Session.SetDeadline gave it.
