@@ -408,7 +408,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 // fingerprint and its stored response.
 func (g *Guard) claim(ctx context.Context, op *telemetry.RedisOp, recordKey, token, fp string) (claimed bool, st, storedFP, resp string, err error) {
 	var reply []interface{}
-	err = g.call.DoMeasured(ctx, op, func(ctx context.Context) error {
+	err = g.call.DoScriptMeasured(ctx, op, func(ctx context.Context) error {
 		v, err := claimScript.Run(ctx, g.client, []string{recordKey}, token, fp, g.opts.ClaimTTL.Milliseconds()).Slice()
 		reply = v
 		return err
@@ -482,7 +482,7 @@ func (g *Guard) run(w http.ResponseWriter, r *http.Request, recordKey, token str
 	// A fresh context: the client may have gone, but the record must
 	// still be completed, or a retry would block until the claim expires.
 	ctx := context.WithoutCancel(r.Context())
-	err := g.call.DoMeasured(ctx, g.tel.store, func(ctx context.Context) error {
+	err := g.call.DoScriptMeasured(ctx, g.tel.store, func(ctx context.Context) error {
 		v, err := storeScript.Run(ctx, g.client, []string{recordKey}, token, resp.encode(), g.opts.Retention.Milliseconds()).Int64()
 		stored = v
 		return err
@@ -513,7 +513,7 @@ func (g *Guard) keepClaim(ctx context.Context, recordKey, token string) (stop fu
 			case <-t.C:
 			}
 			var ok int64
-			err := g.call.DoMeasured(ctx, g.tel.refresh, func(ctx context.Context) error {
+			err := g.call.DoScriptMeasured(ctx, g.tel.refresh, func(ctx context.Context) error {
 				v, err := refreshScript.Run(ctx, g.client, []string{recordKey}, token, g.opts.ClaimTTL.Milliseconds()).Int64()
 				ok = v
 				return err
@@ -536,14 +536,14 @@ func (g *Guard) keepClaim(ctx context.Context, recordKey, token string) (stop fu
 // after the request was answered, so it neither logs nor reports nor
 // records anything; if it fails too, the claim lapses at ClaimTTL.
 func (g *Guard) giveUp(recordKey, token string) {
-	_ = g.call.Do(context.Background(), func(ctx context.Context) error {
+	_ = g.call.DoScript(context.Background(), func(ctx context.Context) error {
 		return releaseScript.Run(ctx, g.client, []string{recordKey}, token).Err()
 	})
 }
 
 func (g *Guard) release(recordKey, token string) {
 	ctx := context.Background()
-	err := g.call.DoMeasured(ctx, g.tel.release, func(ctx context.Context) error {
+	err := g.call.DoScriptMeasured(ctx, g.tel.release, func(ctx context.Context) error {
 		return releaseScript.Run(ctx, g.client, []string{recordKey}, token).Err()
 	})
 	if err != nil {

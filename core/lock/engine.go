@@ -108,7 +108,7 @@ func (e *engine) all(ctx context.Context, limit time.Duration, s *script.Script,
 			defer cancel()
 		}
 		var v int64
-		err := n.call.DoMeasured(cctx, e.tel.ops[s], func(ctx context.Context) error {
+		err := n.call.DoScriptMeasured(cctx, e.tel.ops[s], func(ctx context.Context) error {
 			var err error
 			v, err = s.Run(ctx, n.client, ks, args...).Int64()
 			return err

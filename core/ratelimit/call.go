@@ -54,14 +54,10 @@ func newCaller(client redis.UniversalClient, timeout time.Duration) (*caller, er
 	if ap, ok := client.(*redis.AutoPipeliner); ok {
 		// The blocking face waits for a command without its context; the
 		// deferred face of the same client lets us wait with it.
-		if ap.IsBlocking() {
-			async, err := ap.AsyncAutoPipeline()
-			if err != nil {
-				return nil, fmt.Errorf("the client is an AutoPipeliner whose deferred face (AsyncAutoPipeline) cannot be built: %w", err)
-			}
-			ap = async
+		c.async = script.DeferredFace(ap)
+		if c.async == nil {
+			return nil, fmt.Errorf("the client is an AutoPipeliner whose deferred face (AsyncAutoPipeline) cannot be built")
 		}
-		c.async = ap
 		c.inline = true
 	} else {
 		c.inline = rediscall.HonoursContext(client)

@@ -84,7 +84,7 @@ func (d *DenyList) Revoke(ctx context.Context, tokenID string, expires time.Time
 // revocation counts from the moment Revoke returned.
 func (d *DenyList) Revoked(ctx context.Context, tokenID string) (bool, error) {
 	var n int64
-	err := d.set.Call.DoMeasured(ctx, d.check, func(ctx context.Context) error {
+	err := d.set.Call.DoScriptMeasured(ctx, d.check, func(ctx context.Context) error {
 		var err error
 		n, err = revokedScript.Run(ctx, d.set.Client, []string{d.key(tokenID)}).Int64()
 		return err

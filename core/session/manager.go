@@ -349,7 +349,7 @@ func (m *Manager) fail(ctx context.Context, what string, err error) error {
 // most once: a call whose reply was lost fails (see package script).
 func (m *Manager) run(ctx context.Context, op *telemetry.RedisOp, s *script.Script, ks []string, args ...interface{}) (interface{}, error) {
 	var v interface{}
-	err := m.set.Call.DoMeasured(ctx, op, func(ctx context.Context) error {
+	err := m.set.Call.DoScriptMeasured(ctx, op, func(ctx context.Context) error {
 		r, err := s.Run(ctx, m.set.Client, ks, args...).Result()
 		if errors.Is(err, redis.Nil) {
 			r, err = nil, nil

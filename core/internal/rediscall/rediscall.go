@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core/internal/heal"
+	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/telemetry"
 )
 
@@ -35,6 +36,10 @@ type Caller struct {
 	client  redis.UniversalClient
 	timeout time.Duration
 	inline  bool
+	// scriptsInline: calls that only send scripts through package script
+	// honour their context on this client (an AutoPipeliner), so DoScript
+	// runs them inline even where Do cannot.
+	scriptsInline bool
 }
 
 // New returns a Caller for client. timeout 0 means DefaultTimeout; a
@@ -43,7 +48,11 @@ func New(client redis.UniversalClient, timeout time.Duration) Caller {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	return Caller{client: client, timeout: timeout, inline: HonoursContext(client)}
+	c := Caller{client: client, timeout: timeout, inline: HonoursContext(client)}
+	if ap, ok := client.(*redis.AutoPipeliner); ok {
+		c.scriptsInline = script.DeferredFace(ap) != nil
+	}
+	return c
 }
 
 // Timeout returns the deadline of each call (negative: none).
@@ -75,6 +84,26 @@ func (c Caller) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 		heal.Observe(ctx, c.client, err)
 	}
 	return err
+}
+
+// DoScript is Do for a fn that sends nothing but script calls, and sends
+// them through package script (Script.Run, SendOnce, Send): on an
+// AutoPipeliner those wait with their context, so fn runs inline, where Do
+// runs it in a goroutine of its own. Any other command in fn could then
+// outlast the deadline: use Do for it.
+func (c Caller) DoScript(ctx context.Context, fn func(ctx context.Context) error) error {
+	if c.scriptsInline {
+		c.inline = true
+	}
+	return c.Do(ctx, fn)
+}
+
+// DoScriptMeasured is DoScript, recording the call as DoMeasured does.
+func (c Caller) DoScriptMeasured(ctx context.Context, op *telemetry.RedisOp, fn func(ctx context.Context) error) error {
+	if c.scriptsInline {
+		c.inline = true
+	}
+	return c.DoMeasured(ctx, op, fn)
 }
 
 func (c Caller) do(ctx context.Context, fn func(ctx context.Context) error) error {

@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -111,8 +112,12 @@ func (s *Script) Run(ctx context.Context, c Processor, keys []string, args ...an
 	if IsNoScript(err) {
 		cmd, err = SendOnce(ctx, c, func() Cmd { return s.Eval(ctx, keys, args...) })
 	}
-	if err != nil && cmd.Err() == nil {
-		cmd.SetErr(err)
+	if err != nil {
+		// The call is not read: on an AutoPipeliner abandoned at its
+		// deadline it is still in flight, and reading it would wait for it.
+		failed := redis.NewCmd(ctx)
+		failed.SetErr(err)
+		return failed
 	}
 	return cmd.Cmd
 }
@@ -129,14 +134,54 @@ const UnsentRetries = 3
 func SendOnce(ctx context.Context, c Processor, newCmd func() Cmd) (Cmd, error) {
 	for attempt := 0; ; attempt++ {
 		cmd := newCmd()
-		err := c.Process(ctx, cmd)
-		if err == nil {
-			err = cmd.Err() // a deferred AutoPipeliner answers here
-		}
+		err := Send(ctx, c, cmd)
 		if err == nil || attempt == UnsentRetries || !Unsent(err) || ctx.Err() != nil {
 			return cmd, err
 		}
 	}
+}
+
+// Send sends cmd through c and waits for its reply, and returns its error.
+// On an AutoPipeliner (either face) it waits with ctx: the command is
+// submitted to the pipeliner's deferred face and the wait ends when ctx
+// does, which neither face's Process does by itself (the blocking face
+// waits for the batch; the deferred face's reply accessors do). So a
+// script call on an AutoPipeliner keeps its deadline without a goroutine
+// of its own (see rediscall.Caller.DoScript).
+func Send(ctx context.Context, c Processor, cmd redis.Cmder) error {
+	if ap, ok := c.(*redis.AutoPipeliner); ok {
+		if async := DeferredFace(ap); async != nil {
+			return async.Submit(ctx, cmd).WaitContext(ctx)
+		}
+	}
+	err := c.Process(ctx, cmd)
+	if err == nil {
+		err = cmd.Err()
+	}
+	return err
+}
+
+// deferredFaces holds the deferred face of each blocking AutoPipeliner
+// seen, built once (nil when it cannot be).
+var deferredFaces sync.Map // *redis.AutoPipeliner -> *redis.AutoPipeliner
+
+// DeferredFace returns the deferred face of ap, whose Submit does not
+// block: ap itself when it is deferred (AsyncAutoPipeline), else the
+// deferred face of the same client, built once. It returns nil when
+// there is none.
+func DeferredFace(ap *redis.AutoPipeliner) *redis.AutoPipeliner {
+	if !ap.IsBlocking() {
+		return ap
+	}
+	if v, ok := deferredFaces.Load(ap); ok {
+		return v.(*redis.AutoPipeliner)
+	}
+	async, err := ap.AsyncAutoPipeline()
+	if err != nil || async == nil || async.IsBlocking() {
+		async = nil
+	}
+	v, _ := deferredFaces.LoadOrStore(ap, async)
+	return v.(*redis.AutoPipeliner)
 }
 
 // ProcessorFunc is a function that sends a command, as a Processor.
