@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/redistest"
@@ -23,9 +25,27 @@ import (
 // client's retry then runs the handler, once, and later retries replay it.
 func TestClaimLostReplyIsNotAConflict(t *testing.T) {
 	t.Parallel()
+	for _, face := range []string{"client", "autopipeline"} {
+		t.Run(face, func(t *testing.T) {
+			t.Parallel()
+			testClaimLostReply(t, face == "autopipeline")
+		})
+	}
+}
+
+// testClaimLostReply is TestClaimLostReplyIsNotAConflict on a client, or
+// on its AutoPipeliner (where script calls wait on its deferred face).
+func testClaimLostReply(t *testing.T, autoPipeline bool) {
 	srv := redistest.New(t)
 	var f redistest.Faults
-	fc := srv.FaultyClient(&f)
+	var fc redis.UniversalClient = srv.FaultyClient(&f)
+	if autoPipeline {
+		ap, err := fc.AutoPipeline()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc = ap
+	}
 	const claimTTL = time.Minute
 	g, err := New(fc, Options{Settings: core.Settings{Prefix: srv.Prefix, Logger: quiet, Timeout: 5 * time.Second}, ClaimTTL: claimTTL})
 	if err != nil {

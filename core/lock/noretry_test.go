@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/lock"
 	"github.com/redisware/redisware/core/redistest"
@@ -19,9 +21,28 @@ import (
 // free at once rather than at its TTL.
 func TestObtainLostReply(t *testing.T) {
 	t.Parallel()
+	for _, face := range []string{"client", "autopipeline"} {
+		t.Run(face, func(t *testing.T) {
+			t.Parallel()
+			testObtainLostReply(t, face == "autopipeline")
+		})
+	}
+}
+
+// testObtainLostReply is TestObtainLostReply on a client, or on its
+// AutoPipeliner (where script calls wait on its deferred face).
+func testObtainLostReply(t *testing.T, autoPipeline bool) {
 	srv := redistest.New(t)
 	var f redistest.Faults
-	c, err := lock.New(srv.FaultyClient(&f), lock.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: testTimeout}})
+	var rdb redis.UniversalClient = srv.FaultyClient(&f)
+	if autoPipeline {
+		ap, err := rdb.AutoPipeline()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb = ap
+	}
+	c, err := lock.New(rdb, lock.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: testTimeout}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisware/redisware/core/redistest"
 )
 
@@ -17,15 +19,27 @@ import (
 // instead (the session's outage answer), or returns the single sum; either
 // way the stored count went up by one. Both of Incr's paths are covered:
 // on a session not loaded yet (load.lua adds) and on a loaded one
-// (incr.lua).
+// (incr.lua), on a client and on its AutoPipeliner.
 func TestIncrLostReplyAddsOnce(t *testing.T) {
 	t.Parallel()
-	for _, loadFirst := range []bool{false, true} {
-		t.Run("loadFirst="+strconv.FormatBool(loadFirst), func(t *testing.T) {
+	for _, tc := range []struct {
+		loadFirst bool
+		face      string
+	}{{false, "client"}, {true, "client"}, {false, "autopipeline"}, {true, "autopipeline"}} {
+		loadFirst := tc.loadFirst
+		t.Run(tc.face+"/loadFirst="+strconv.FormatBool(loadFirst), func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
 			var f redistest.Faults
-			m, err := New(srv.FaultyClient(&f), testOptions(srv))
+			var rdb redis.UniversalClient = srv.FaultyClient(&f)
+			if tc.face == "autopipeline" { // script calls wait on its deferred face
+				ap, err := rdb.AutoPipeline()
+				if err != nil {
+					t.Fatal(err)
+				}
+				rdb = ap
+			}
+			m, err := New(rdb, testOptions(srv))
 			if err != nil {
 				t.Fatal(err)
 			}
