@@ -87,6 +87,9 @@ func (s *Server) FaultyClient(f *Faults) redis.UniversalClient {
 		o := *b.Options()
 		opt := &o
 		opt.Dialer, opt.ReadTimeout = wrap(opt.Dialer), time.Minute
+		// b's push-notification processor has b's handlers registered:
+		// shared, the new client's registration fails (and logs it).
+		opt.PushNotificationProcessor = nil
 		c = redis.NewClient(opt)
 	default:
 		s.tb.Fatalf("redistest: FaultyClient: unexpected client %T", b)
