@@ -40,11 +40,7 @@ func testClaimLostReply(t *testing.T, autoPipeline bool) {
 	var f redistest.Faults
 	var fc redis.UniversalClient = srv.FaultyClient(&f)
 	if autoPipeline {
-		ap, err := fc.AutoPipeline()
-		if err != nil {
-			t.Fatal(err)
-		}
-		fc = ap
+		fc = redistest.AutoPipeline(t, fc, redistest.Blocking)
 	}
 	const claimTTL = time.Minute
 	g, err := New(fc, Options{Settings: core.Settings{Prefix: srv.Prefix, Logger: quiet, Timeout: 5 * time.Second}, ClaimTTL: claimTTL})

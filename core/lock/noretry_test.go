@@ -36,11 +36,7 @@ func testObtainLostReply(t *testing.T, autoPipeline bool) {
 	var f redistest.Faults
 	var rdb redis.UniversalClient = srv.FaultyClient(&f)
 	if autoPipeline {
-		ap, err := rdb.AutoPipeline()
-		if err != nil {
-			t.Fatal(err)
-		}
-		rdb = ap
+		rdb = redistest.AutoPipeline(t, rdb, redistest.Blocking)
 	}
 	c, err := lock.New(rdb, lock.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: testTimeout}})
 	if err != nil {

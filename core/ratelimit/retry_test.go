@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/rediscall"
 	"github.com/redisware/redisware/core/ratelimit"
@@ -103,17 +101,13 @@ func TestLostReplyConsumesOnce(t *testing.T) {
 // answered has consumed exactly one, and each call was sent once.
 func TestAutoPipelinerLostBatchConsumesOnce(t *testing.T) {
 	t.Parallel()
-	for _, face := range []string{"blocking", "deferred"} {
+	for _, face := range []string{redistest.Blocking, redistest.Deferred} {
 		for name, opts := range retryPolicies() {
 			t.Run(face+"/"+name, func(t *testing.T) {
 				t.Parallel()
 				srv := redistest.New(t)
 				var f redistest.Faults
-				c := srv.FaultyClient(&f)
-				ap, err := autoPipeliner(c, face)
-				if err != nil {
-					t.Fatal(err)
-				}
+				ap := redistest.AutoPipeline(t, srv.FaultyClient(&f), face)
 				opts.Name, opts.Prefix, opts.Timeout = "api", srv.Prefix, 5*time.Second
 				opts.Logger = slog.New(slog.DiscardHandler)
 				l, err := ratelimit.New(ap, opts)
@@ -164,16 +158,13 @@ func TestAutoPipelinerLostBatchConsumesOnce(t *testing.T) {
 // answers, Allow returns at the deadline and fails open.
 func TestAutoPipelinerDeadline(t *testing.T) {
 	t.Parallel()
-	for _, face := range []string{"blocking", "deferred"} {
+	for _, face := range []string{redistest.Blocking, redistest.Deferred} {
 		t.Run(face, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
 			var f redistest.Faults
 			f.StallScriptReplies(true)
-			ap, err := autoPipeliner(srv.FaultyClient(&f), face)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ap := redistest.AutoPipeline(t, srv.FaultyClient(&f), face)
 			l, err := ratelimit.New(ap, ratelimit.Options{Name: "api", Limits: []ratelimit.Limit{ratelimit.PerHour(10)},
 				Settings: core.Settings{Prefix: srv.Prefix, Timeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}})
 			if err != nil {
@@ -191,11 +182,4 @@ func TestAutoPipelinerDeadline(t *testing.T) {
 			}
 		})
 	}
-}
-
-func autoPipeliner(c redis.UniversalClient, face string) (*redis.AutoPipeliner, error) {
-	if face == "deferred" {
-		return c.AsyncAutoPipeline()
-	}
-	return c.AutoPipeline()
 }

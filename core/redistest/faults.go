@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -142,4 +143,37 @@ func (c *faultyConn) Read(p []byte) (int, error) {
 	_, _ = io.ReadAtLeast(c.Conn, b[:], 1)
 	_ = c.Conn.Close()
 	return 0, io.ErrUnexpectedEOF
+}
+
+// AutoPipeliner faces, for AutoPipeline.
+const (
+	// Blocking is the face rdb.AutoPipeline() returns: each command waits
+	// for its batch.
+	Blocking = "blocking"
+	// Deferred is the face rdb.AsyncAutoPipeline() returns: a command's
+	// reply is waited for when it is read.
+	Deferred = "deferred"
+)
+
+// AutoPipeline returns c's AutoPipeliner of the given face (Blocking or
+// Deferred), failing tb if it cannot be had: code that must work on an
+// AutoPipeliner is tested on both faces. go-redis closes it with c.
+func AutoPipeline(tb testing.TB, c redis.UniversalClient, face string) *redis.AutoPipeliner {
+	tb.Helper()
+	var (
+		ap  *redis.AutoPipeliner
+		err error
+	)
+	switch face {
+	case Blocking:
+		ap, err = c.AutoPipeline()
+	case Deferred:
+		ap, err = c.AsyncAutoPipeline()
+	default:
+		tb.Fatalf("redistest: AutoPipeline: unknown face %q (want %q or %q)", face, Blocking, Deferred)
+	}
+	if err != nil {
+		tb.Fatalf("redistest: AutoPipeline(%s): %v", face, err)
+	}
+	return ap
 }

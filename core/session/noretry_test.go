@@ -33,11 +33,7 @@ func TestIncrLostReplyAddsOnce(t *testing.T) {
 			var f redistest.Faults
 			var rdb redis.UniversalClient = srv.FaultyClient(&f)
 			if tc.face == "autopipeline" { // script calls wait on its deferred face
-				ap, err := rdb.AutoPipeline()
-				if err != nil {
-					t.Fatal(err)
-				}
-				rdb = ap
+				rdb = redistest.AutoPipeline(t, rdb, redistest.Blocking)
 			}
 			m, err := New(rdb, testOptions(srv))
 			if err != nil {

@@ -68,19 +68,12 @@ func TestInlineSuccessAndError(t *testing.T) {
 // later batch either: the script runs once.
 func TestDoScriptOnAutoPipeliner(t *testing.T) {
 	t.Parallel()
-	for _, face := range []string{"blocking", "deferred"} {
+	for _, face := range []string{redistest.Blocking, redistest.Deferred} {
 		t.Run(face, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.New(t)
 			var f redistest.Faults
-			fc := srv.FaultyClient(&f)
-			ap, err := fc.AutoPipeline()
-			if face == "deferred" {
-				ap, err = fc.AsyncAutoPipeline()
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			ap := redistest.AutoPipeline(t, srv.FaultyClient(&f), face)
 			key := srv.Prefix + "n"
 			incr := script.New("return redis.call('INCR', KEYS[1])")
 			call := rediscall.New(ap, 100*time.Millisecond)
@@ -108,7 +101,7 @@ func TestDoScriptOnAutoPipeliner(t *testing.T) {
 
 			f.StallScriptReplies(true)
 			start := time.Now()
-			_, err = run()
+			_, err := run()
 			took := time.Since(start)
 			if !errors.Is(err, rediscall.ErrTimeout) {
 				t.Fatalf("stalled call: %v; want ErrTimeout", err)
