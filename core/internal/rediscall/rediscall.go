@@ -92,18 +92,18 @@ func (c Caller) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 // runs it in a goroutine of its own. Any other command in fn could then
 // outlast the deadline: use Do for it.
 func (c Caller) DoScript(ctx context.Context, fn func(ctx context.Context) error) error {
-	if c.scriptsInline {
-		c.inline = true
-	}
-	return c.Do(ctx, fn)
+	return c.forScripts().Do(ctx, fn)
 }
 
 // DoScriptMeasured is DoScript, recording the call as DoMeasured does.
 func (c Caller) DoScriptMeasured(ctx context.Context, op *telemetry.RedisOp, fn func(ctx context.Context) error) error {
-	if c.scriptsInline {
-		c.inline = true
-	}
-	return c.DoMeasured(ctx, op, fn)
+	return c.forScripts().DoMeasured(ctx, op, fn)
+}
+
+// forScripts returns c for calls that send only scripts (see DoScript).
+func (c Caller) forScripts() Caller {
+	c.inline = c.inline || c.scriptsInline
+	return c
 }
 
 func (c Caller) do(ctx context.Context, fn func(ctx context.Context) error) error {
