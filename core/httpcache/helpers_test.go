@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisware/redisware/core/redistest"
 )
 
@@ -26,6 +28,13 @@ func (c *clock) install(o *Options) *clock { o.Clock = c.now; return c }
 // newCache returns a Cache on srv with a test's prefix and a quiet logger.
 func newCache(t testing.TB, srv *redistest.Server, opts Options) *Cache {
 	t.Helper()
+	return newCacheOn(t, srv.Client(), srv, opts)
+}
+
+// newCacheOn is newCache on rdb, a client of srv (such as its
+// FaultyClient).
+func newCacheOn(t testing.TB, rdb redis.UniversalClient, srv *redistest.Server, opts Options) *Cache {
+	t.Helper()
 	opts.Prefix = srv.Prefix
 	if opts.Logger == nil {
 		opts.Logger = quiet
@@ -33,7 +42,7 @@ func newCache(t testing.TB, srv *redistest.Server, opts Options) *Cache {
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second // many requests at once on two cores
 	}
-	c, err := New(srv.Client(), opts)
+	c, err := New(rdb, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,13 +19,7 @@ func TestInvalidateTagsLostReply(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
 	var f redistest.Faults
-	opts := Options{}
-	opts.Prefix, opts.Logger, opts.Timeout = srv.Prefix, quiet, 5*time.Second
-	c, err := New(srv.FaultyClient(&f), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	c := newCacheOn(t, srv.FaultyClient(&f), srv, Options{})
 	ctx := context.Background()
 	// The tag's node gets tagtake.lua first (a NOSCRIPT reply, which means
 	// the script did not run, is not what is tested).
@@ -74,13 +68,7 @@ func TestSetPipelineLostReplyNotResent(t *testing.T) {
 	t.Parallel()
 	srv := redistest.New(t)
 	var f redistest.Faults
-	opts := Options{}
-	opts.Prefix, opts.Logger, opts.Timeout = srv.Prefix, quiet, 5*time.Second
-	c, err := New(srv.FaultyClient(&f), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	c := newCacheOn(t, srv.FaultyClient(&f), srv, Options{})
 	ctx := context.Background()
 	// The same key and tag first, so that the tag's node has tagadd.lua (a NOSCRIPT
 	// reply, which means the script did not run, is not what is tested).
