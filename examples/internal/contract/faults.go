@@ -100,13 +100,10 @@ func (l *replyLoss) check(ctx context.Context, cmd redis.Cmder) {
 	if l.match == nil || !l.match(c) {
 		return
 	}
-	if c.name == "evalsha" {
+	if c.name == "evalsha" && !l.hasScript(ctx, c) {
 		// A server without the script answers NOSCRIPT and runs nothing;
 		// the EVAL that follows is the call that runs it.
-		ok, err := l.admin.ScriptExists(ctx, c.hash).Result()
-		if err != nil || len(ok) != 1 || !ok[0] {
-			return
-		}
+		return
 	}
 	if l.skip > 0 {
 		l.skip--
@@ -115,6 +112,23 @@ func (l *replyLoss) check(ctx context.Context, cmd redis.Cmder) {
 	l.match = nil
 	l.lost = append(l.lost, c)
 	l.faults.DropScriptReplies(1)
+}
+
+// hasScript reports whether the node that runs c, an EVALSHA, has its
+// script. On a Cluster that is the master of c's first key's slot: the
+// Cluster client's own ScriptExists asks every master, and a script only
+// ever run on some of them is not everywhere.
+func (l *replyLoss) hasScript(ctx context.Context, c scriptCall) bool {
+	var node redis.Scripter = l.admin
+	if cc, ok := l.admin.(*redis.ClusterClient); ok && len(c.keys) > 0 {
+		m, err := cc.MasterForKey(ctx, c.keys[0])
+		if err != nil {
+			return false
+		}
+		node = m
+	}
+	ok, err := node.ScriptExists(ctx, c.hash).Result()
+	return err == nil && len(ok) == 1 && ok[0]
 }
 
 // DialHook implements redis.Hook.
