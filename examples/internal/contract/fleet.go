@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisware/redisware/core/redistest"
 	"github.com/redisware/redisware/examples/internal/app"
 )
@@ -21,9 +23,20 @@ import (
 // instance answers, sessions valid everywhere and revoked everywhere.
 func RunFleet(t *testing.T, builds map[string]NewHandler) {
 	t.Helper()
+	RunFleetOn(t, builds, func(srv *redistest.Server) (redis.UniversalClient, error) { return srv.Client(), nil })
+}
+
+// RunFleetOn is RunFleet with each instance's client made by newClient
+// from the test's server (an AutoPipeliner, say), as RunOn is Run's.
+func RunFleetOn(t *testing.T, builds map[string]NewHandler, newClient func(*redistest.Server) (redis.UniversalClient, error)) {
+	t.Helper()
 	srv := redistest.New(t)
-	names, clients := startFleet(t, builds, func(string) app.Backend {
-		return app.Backend{Client: srv.Client(), Prefix: srv.Prefix, Timeout: 10 * time.Second}
+	names, clients := startFleet(t, builds, func(name string) app.Backend {
+		rdb, err := newClient(srv)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return app.Backend{Client: rdb, Prefix: srv.Prefix, Timeout: 10 * time.Second}
 	})
 	t.Logf("instances %v on redis topology %s, key prefix %s", names, srv.Topology, srv.Prefix)
 
