@@ -16,11 +16,6 @@ func TestContract(t *testing.T) { contract.Run(t, nethttpapp.New) }
 // their deadlines and run once.
 func TestContractAutoPipeline(t *testing.T) {
 	contract.RunOn(t, nethttpapp.New, func(srv *redistest.Server) (redis.UniversalClient, error) {
-		ap, err := srv.Client().AutoPipeline()
-		if err != nil {
-			return nil, err
-		}
-		t.Cleanup(func() { _ = ap.Close() })
-		return ap, nil
+		return redistest.AutoPipeline(t, srv.Client(), redistest.Blocking), nil
 	})
 }
