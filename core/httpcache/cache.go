@@ -58,10 +58,6 @@ var (
 	readLockScript = script.New(readLockLua)
 )
 
-// genSuffix ends the key of a URL's or a value's generation (see
-// forget.lua), after the hash tag it shares with them.
-const genSuffix = ":g"
-
 // Defaults of Options.
 const (
 	DefaultName          = "default"
@@ -196,7 +192,8 @@ type engine struct {
 	logger *slog.Logger
 	// trusted are the parsed Settings.TrustedProxies.
 	trusted []netip.Prefix
-	// genTTL is how long a generation key (see forget.lua) is kept.
+	// genTTL is how long a URL's generation (see forget.lua) is kept at
+	// least.
 	genTTL time.Duration
 	now    func() time.Time
 

@@ -23,16 +23,6 @@ func (c *Cache) dataKey(key string) string { return c.space.Tagged(key, ":d") }
 // isDataKey reports whether rk is the key of a value (not a URL's).
 func isDataKey(rk string) bool { return strings.HasSuffix(rk, ":d") }
 
-// genKeyOf returns the generation key (see forget.lua) of the Redis key rk
-// of a URL: the same hash tag, so the same slot.
-func (c *Cache) genKeyOf(rk string) string {
-	i := strings.IndexByte(rk[len(c.base):], '}')
-	if !strings.HasPrefix(rk, c.base) || i < 0 {
-		return rk + genSuffix // not one of ours; never read
-	}
-	return rk[:len(c.base)+i+1] + genSuffix
-}
-
 // markerByte starts a load's marker (see GetOrLoad), which a value's key
 // holds while the value is loaded; a packed entry starts with
 // codecVersion.

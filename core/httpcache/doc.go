@@ -145,10 +145,11 @@
 //
 // An invalidation is not undone by a fill that was running the handler
 // when it came: every invalidation of a URL (InvalidateURL, an unsafe
-// method, InvalidateTags, InvalidatePrefix) gives it a new generation, a
-// small key in the same slot kept for a minute (twice Options.FillTimeout
-// when that is longer); a fill reads the generation with its lookup, and
-// stores only if it is unchanged, in the same script. The response reaches
+// method, InvalidateTags, InvalidatePrefix) gives it a new generation, kept
+// in the URL's hash (which the invalidation leaves holding nothing else)
+// for at least a minute (twice Options.FillTimeout when that is longer); a
+// fill reads the generation with its lookup, and stores only if it is
+// unchanged, in the same script. The response reaches
 // the client that caused the fill, and is not stored. InvalidateTags and
 // InvalidatePrefix reach the URLs they find stored (in the tag's index, by
 // SCAN): a fill of a URL that had nothing stored when the invalidation
@@ -199,7 +200,8 @@
 // long as their longest entry; InvalidateTags moves one aside to
 // <prefix>hc:<name>:{<tag>}:t:<random hex> while it drains it, and lists
 // those not drained yet in <prefix>hc:<name>:{<tag>}:t:p, so that a call
-// that failed midway is finished by the next one), <prefix>hc:<name>:{<url hash>}:g for
-// generations (a minute), <prefix>hc:<name>:{<url hash>}:l:<variant hash>
-// for fill locks (Options.FillTimeout).
+// that failed midway is finished by the next one), and
+// <prefix>hc:<name>:{<url hash>}:l:<variant hash> for fill locks
+// (Options.FillTimeout). A URL's hash also holds its generation; one that
+// was invalidated holds only that, for a minute.
 package httpcache

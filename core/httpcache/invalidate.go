@@ -174,7 +174,7 @@ func (c *Cache) forgetKeys(ctx context.Context, node scriptNode, ks []string) (i
 			calls[i] = scriptCall{forgetScript, []string{k}, []any{"", 0}}
 			continue
 		}
-		calls[i] = scriptCall{forgetScript, []string{k, c.genKeyOf(k)}, []any{newToken(), ttl}}
+		calls[i] = scriptCall{forgetScript, []string{k}, []any{newToken(), ttl}}
 	}
 	// The count is atomic: a call abandoned at its deadline (a client
 	// without ContextTimeoutEnabled) may still be running when it is read.

@@ -28,10 +28,9 @@ type target struct {
 	// key is the Redis key of the URL's hash: the variants, the Vary
 	// header names and the URL.
 	key string
-	// gen is the key of the URL's generation, in the same slot: every
-	// invalidation sets it anew, and a fill stores only when it is as the
-	// fill's lookup found it.
-	gen string
+	// head is what the keys of the URL (its hash, its fill locks) start
+	// with: the prefix and the hash tag, so they share a slot.
+	head string
 	// tag is the hash tag of the URL's keys (the hash, unescaped).
 	tag string
 }
@@ -126,7 +125,8 @@ func (c *Cache) targetOf(host, path, rawQuery string) target {
 	// with SCAN MATCH. keys.Escape leaves no brace and no glob
 	// metacharacter, so it can neither move the hash tag nor widen a
 	// pattern; the hash in the tag is what makes the key unique.
-	return target{url: u, path: path, key: c.space.Tagged(tag, ":p:"+visiblePath(path)), gen: c.space.Tagged(tag, genSuffix), tag: tag}
+	head := c.space.Tagged(tag, "")
+	return target{url: u, path: path, key: head + ":p:" + visiblePath(path), head: head, tag: tag}
 }
 
 // lockKey returns the key of the fill lock of t for field, the
@@ -143,11 +143,8 @@ func (c *Cache) lockKey(t target, parts ...string) string {
 			h *= prime
 		}
 	}
-	// t.gen is the tagged key with the suffix ":g"; the lock shares all
-	// but the suffix.
-	head := t.gen[:len(t.gen)-len(genSuffix)]
-	b := make([]byte, 0, len(head)+3+13)
-	b = append(append(b, head...), ":l:"...)
+	b := make([]byte, 0, len(t.head)+3+13)
+	b = append(append(b, t.head...), ":l:"...)
 	return string(strconv.AppendUint(b, h, 36))
 }
 

@@ -324,3 +324,74 @@ func TestFillAfterLocalHitStores(t *testing.T) {
 		t.Fatalf("the no-cache request's response was not stored: %q (%s)", w.Body, status(w))
 	}
 }
+
+// A URL's generation lives in its hash (see forget.lua), and a store keeps
+// it: a store that replaces every variant (the Vary names changed) keeps
+// it, and one of a short-lived entry does not shorten its life. Either
+// loss would let a fill that looked the URL up before the invalidation
+// store afterwards.
+func TestGenerationOutlivesStores(t *testing.T) {
+	t.Parallel()
+	t.Run("vary changed", func(t *testing.T) {
+		t.Parallel()
+		srv := redistest.New(t)
+		c := newCache(t, srv, Options{})
+		m := newMW(t, c, Route{})
+		b := newBlocker()
+		vary := "X-A"
+		b.respond = func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("Vary", vary)
+			body := fmt.Sprintf("run %d", n)
+			if n == 2 {
+				b.started <- struct{}{}
+				<-b.release
+			}
+			fmt.Fprint(w, body)
+		}
+		wantMiss(t, get(m, b, "/f", "X-A: 1")) // run 1: stored, Vary X-A
+		done := make(chan string)
+		go func() { done <- get(m, b, "/f", "X-A: 1", "Cache-Control: no-cache").Body.String() }()
+		<-b.started // run 2 looked the URL up before the invalidation
+		if err := c.InvalidateURL(t.Context(), "http://example.com/f"); err != nil {
+			t.Fatal(err)
+		}
+		wantMiss(t, get(m, b, "/f", "X-A: 2")) // run 3: stored, Vary X-A
+		vary = "X-B"
+		// run 4: Vary X-B replaces every variant
+		wantMiss(t, get(m, b, "/f", "X-A: 2", "Cache-Control: no-cache"))
+		close(b.release)
+		if body := <-done; body != "run 2" {
+			t.Fatalf("the fill's client got %q", body)
+		}
+		w := get(m, b, "/f", "X-A: 1", "Cache-Control: only-if-cached")
+		if w.Code != http.StatusOK || w.Body.String() != "run 4" {
+			t.Fatalf("after the fill: %d %q %q, want run 4 stored (the fill from before the invalidation refused)", w.Code, status(w), w.Body)
+		}
+	})
+	t.Run("short entry", func(t *testing.T) {
+		t.Parallel()
+		srv := redistest.New(t)
+		c := newCache(t, srv, Options{MaxTTL: time.Second})
+		m := newMW(t, c, Route{})
+		o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
+			w.Header().Set("Cache-Control", "max-age=1")
+			fmt.Fprintf(w, "run %d", n)
+		}}
+		if err := c.InvalidateURL(t.Context(), "http://example.com/f"); err != nil {
+			t.Fatal(err)
+		}
+		wantMiss(t, get(m, o, "/f"))
+		if w := get(m, o, "/f"); !strings.Contains(status(w), "; hit") {
+			t.Fatalf("not stored: %q", status(w))
+		}
+		key := c.targetOf("example.com", "/f", "").key
+		rdb := srv.Client()
+		if g, err := rdb.HGet(t.Context(), key, "g").Result(); err != nil || g == "" {
+			t.Fatalf("the generation after a store: %q, %v", g, err)
+		}
+		if d, err := rdb.PTTL(t.Context(), key).Result(); err != nil || d < c.genTTL-10*time.Second {
+			t.Fatalf("the URL's hash lives %v (%v) after a 1 s entry was stored, want about %v: the generation's life", d, err, c.genTTL)
+		}
+	})
+}

@@ -111,7 +111,7 @@ func (c *Cache) lookup(ctx context.Context, t target, s selector, now int64, loc
 func (c *Cache) read(ctx context.Context, t target, s selector, hint string, now int64, lock bool) (found, error) {
 	epoch := c.local.epochNow()
 	at := time.Now()
-	ks := []string{t.key, t.gen}
+	ks := []string{t.key}
 	var token string
 	if lock {
 		token = c.nextToken()
@@ -123,9 +123,9 @@ func (c *Cache) read(ctx context.Context, t target, s selector, hint string, now
 			field = variantField(hint, s)
 		}
 		if lock {
-			ks[3] = ks[2] // not used when the hint is unknown
+			ks[2] = ks[1] // not used when the hint is unknown
 			if hint != "*" {
-				ks[3] = c.lockKey(t, field)
+				ks[2] = c.lockKey(t, field)
 			}
 		}
 		v, err := c.sendScript(ctx, c.tel.ops["lookup"], lookupScript, ks, lookupArgs(hint, s, token, c.fillMSArg, field)...)
@@ -151,9 +151,9 @@ func (c *Cache) read(ctx context.Context, t target, s selector, hint string, now
 			switch l {
 			case 1:
 				f.lockState = lockMine
-				f.lock = &fillLock{key: ks[2], token: token}
+				f.lock = &fillLock{key: ks[1], token: token}
 				if exists {
-					f.lock.key = ks[3]
+					f.lock.key = ks[2]
 				}
 			case 0:
 				f.lockState = lockHeld
@@ -199,11 +199,11 @@ func (c *Cache) read(ctx context.Context, t target, s selector, hint string, now
 func (c *Cache) storeEntry(ctx context.Context, t target, vary, field string, e *entry, gen string, lock *fillLock) (bool, error) {
 	blob := e.encode(c.opts.CompressAbove)
 	keep := strconv.FormatInt(e.keep, 10)
-	lockKey, token := t.gen, ""
+	lockKey, token := t.key, "" // (no lock: a key of the slot, not read)
 	if lock != nil && !lock.released {
 		lockKey, token = lock.key, lock.token
 	}
-	calls := []scriptCall{{storeScript, []string{t.key, t.gen, lockKey}, []any{vary, field, blob, keep, t.url, c.opts.MaxVariants, gen, token}}}
+	calls := []scriptCall{{storeScript, []string{t.key, lockKey}, []any{vary, field, blob, keep, t.url, c.opts.MaxVariants, gen, token}}}
 	for _, tag := range e.tags {
 		calls = append(calls, scriptCall{tagAddScript, []string{c.tagKey(tag)}, []any{t.key, keep}})
 	}
