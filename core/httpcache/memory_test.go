@@ -395,3 +395,48 @@ func TestGenerationOutlivesStores(t *testing.T) {
 		}
 	})
 }
+
+// A URL keeps up to MaxVariants variants; one more replaces them all. The
+// generation an invalidation left in the URL's hash is not a variant.
+func TestMaxVariants(t *testing.T) {
+	t.Parallel()
+	for _, invalidated := range []bool{false, true} {
+		t.Run(fmt.Sprintf("invalidated=%v", invalidated), func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.New(t)
+			c := newCache(t, srv, Options{MaxVariants: 3})
+			m := newMW(t, c, Route{})
+			o := &origin{respond: func(w http.ResponseWriter, r *http.Request, n int64) {
+				w.Header().Set("Cache-Control", "max-age=60")
+				w.Header().Set("Vary", "X-V")
+				fmt.Fprintf(w, "run %d", n)
+			}}
+			if invalidated {
+				if err := c.InvalidateURL(t.Context(), "http://example.com/v"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stored := func(v string) bool {
+				w := get(m, o, "/v", "X-V: "+v, "Cache-Control: only-if-cached")
+				return w.Code == http.StatusOK
+			}
+			for _, v := range []string{"1", "2", "3"} {
+				wantMiss(t, get(m, o, "/v", "X-V: "+v))
+			}
+			for _, v := range []string{"1", "2", "3"} {
+				if !stored(v) {
+					t.Fatalf("variant %s of 3 is not stored", v)
+				}
+			}
+			wantMiss(t, get(m, o, "/v", "X-V: 4"))
+			if !stored("4") {
+				t.Fatal("the fourth variant is not stored")
+			}
+			for _, v := range []string{"1", "2", "3"} {
+				if stored(v) {
+					t.Fatalf("variant %s is still stored after a fourth replaced them", v)
+				}
+			}
+		})
+	}
+}
