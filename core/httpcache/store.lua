@@ -30,13 +30,13 @@ if (g or '') ~= ARGV[7] then
   unlock()
   return 0
 end
-local keep = tonumber(ARGV[4])
 if not g and not v then -- a URL with nothing stored and no generation: no hash
   redis.call('HSET', KEYS[1], 'v', ARGV[1], 'u', ARGV[5], ARGV[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], keep)
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
   unlock()
   return 1
 end
+local keep = tonumber(ARGV[4])
 local ttl = redis.call('PTTL', KEYS[1])
 local fresh = false
 if v and (v ~= ARGV[1] or redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) + (g and 3 or 2)) then
