@@ -12,14 +12,16 @@
 -- the milliseconds until the window closes.
 local used = redis.call('INCRBY', KEYS[1], ARGV[1])
 local period = tonumber(ARGV[3])
-if used == tonumber(ARGV[1]) then -- a new window
+-- a cost of 1 (almost every call) is not parsed: tonumber is strtod
+local cost = ARGV[1] == '1' and 1 or tonumber(ARGV[1])
+if used == cost then -- a new window
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return used * (period + 1) + period
 end
 local left = redis.call('PTTL', KEYS[1])
 if left < 0 then -- a counter without a TTL cannot happen; repair it as a new window
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-  return tonumber(ARGV[1]) * (period + 1) + period
+  return cost * (period + 1) + period
 end
 if used > tonumber(ARGV[2]) then
   redis.call('DECRBY', KEYS[1], ARGV[1])

@@ -15,7 +15,9 @@ if not now then
   local t = redis.call('TIME')
   now = t[1] * 1000000 + t[2]
 end
-local cost, interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+-- a cost of 1 (almost every call) is not parsed: tonumber is strtod
+local cost = ARGV[1] == '1' and 1 or tonumber(ARGV[1])
+local interval, burst = tonumber(ARGV[2]), tonumber(ARGV[3])
 local tolerance = interval * burst
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
