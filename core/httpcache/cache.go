@@ -370,11 +370,12 @@ func (c *Cache) LocalReady() bool { return c.local != nil && c.local.active.Load
 
 func (c *Cache) nowMS() int64 { return c.now().UnixMilli() }
 
-// generationTTL returns how long a generation key is kept after an
-// invalidation: long enough to outlive every fill that may have looked the
-// key up before it (a fill whose lookup found no generation stores only
-// within half this time; see fillAge), short enough that invalidating
-// many keys leaves little behind: a minute, or twice the fill timeout.
+// generationTTL returns how long a URL's generation (in the URL's hash,
+// see forget.lua) is kept after an invalidation: long enough to outlive
+// every fill that may have looked the URL up before it (a fill whose
+// lookup found no generation stores only within half this time; see
+// fillAge), short enough that invalidating many URLs leaves little
+// behind: a minute, or twice the fill timeout.
 func generationTTL(fill time.Duration) time.Duration { return max(time.Minute, 2*fill) }
 
 func (c *Cache) report(ctx context.Context, err error) {
