@@ -117,6 +117,7 @@ func rediswareCache(env *CacheEnv, prefix string, row rediswareRow, fails *atomi
 			Prefix:  prefix,
 			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 			OnError: func(context.Context, error) { fails.Add(1) },
+			Timeout: env.CallTimeout,
 		},
 		LocalBytes:  row.local,
 		WaitTimeout: row.wait,
@@ -191,8 +192,12 @@ func newGoRedisCache(local bool) func(env *CacheEnv, prefix string, fails *atomi
 // v8 client (gin-cache v1.10.0 runs on v8) with its round-trip counter.
 type CacheEnv struct {
 	*Env
-	v8      *redisv8.Client
-	v8count *V8Counter
+	// CallTimeout is the redisware rows' Settings.Timeout; 0 keeps the
+	// default (100 ms). cmd/rediscost raises it: its Redis runs under
+	// valgrind, tens of times slower.
+	CallTimeout time.Duration
+	v8          *redisv8.Client
+	v8count     *V8Counter
 }
 
 // NewCacheEnv returns e with a v8 client on the same Redis, with the same
