@@ -130,6 +130,10 @@ func (c *client) do(t *testing.T, method, path string, header http.Header, body 
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	for k, vs := range header {
+		if k == "Host" { // a request's host is not a header field to net/http
+			req.Host = vs[0]
+			continue
+		}
 		req.Header[k] = vs
 	}
 	resp, err := c.http.Do(req)

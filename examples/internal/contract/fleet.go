@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,6 +48,57 @@ func RunFleetOn(t *testing.T, builds map[string]NewHandler, newClient func(*redi
 	t.Run("unmatched paths: one budget across frameworks", func(t *testing.T) { testUnmatchedAcross(t, clients, srv) })
 	t.Run("greeting: each user their own", func(t *testing.T) { testGreetingAcross(t, clients) })
 	t.Run("sessions: revoked everywhere", func(t *testing.T) { testFleetRevoke(t, clients) })
+	t.Run("cached: one store, invalidated everywhere", func(t *testing.T) { testFleetCached(t, clients) })
+}
+
+// testFleetCached checks that the instances share GET /cached's stored
+// responses, and that an invalidation on any instance (by URL, then by
+// tag) reaches all: the next request anywhere runs the handler once, and
+// the others are served what it stored. The requests name one host, as
+// clients behind a load balancer do.
+func testFleetCached(t *testing.T, clients []*client) {
+	const q = "fleet"
+	host := http.Header{"Host": {"fleet.example"}}
+	get := func(c *client) *response { return c.get(t, "/cached?q="+q, host) }
+	wantMissed := func(r *response) cachedAnswer {
+		t.Helper()
+		a := wantCached(t, r, q)
+		if s := cacheStatusOf(t, r); strings.Contains(s, "; hit") {
+			t.Fatalf("%s: Cache-Status %q after an invalidation: want the handler run", r.req, s)
+		}
+		return a
+	}
+	invalidate := func(c *client, form string) *response {
+		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Host": host["Host"]}
+		r := c.do(t, http.MethodPost, "/cached/invalidate", h, form)
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", r.req, form, r.StatusCode, r.Body)
+		}
+		return r
+	}
+	hitEverywhere := func(stored cachedAnswer, except int) {
+		t.Helper()
+		for i, c := range clients {
+			if i != except {
+				wantCachedHit(t, get(c), stored, q)
+			}
+		}
+	}
+
+	first := wantMissed(get(clients[0]))
+	hitEverywhere(first, 0)
+
+	last := len(clients) - 1
+	invalidate(clients[last], "url="+url.QueryEscape("/cached?q="+q))
+	second := wantMissed(get(clients[1%len(clients)]))
+	hitEverywhere(second, 1%len(clients))
+
+	r := invalidate(clients[0], "tag=cached")
+	if !strings.Contains(string(r.Body), `"invalidated":1`) {
+		t.Fatalf("%s tag=cached: %s, want {\"invalidated\":1}", r.req, r.Body)
+	}
+	third := wantMissed(get(clients[last]))
+	hitEverywhere(third, last)
 }
 
 // startFleet starts one instance of each build, in the order of their
