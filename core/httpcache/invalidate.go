@@ -170,11 +170,11 @@ func (c *Cache) forgetKeys(ctx context.Context, node scriptNode, ks []string) (i
 	calls := make([]scriptCall, len(ks))
 	ttl := c.genTTL.Milliseconds()
 	for i, k := range ks {
-		if isDataKey(k) {
-			calls[i] = scriptCall{forgetScript, []string{k}, []any{"", 0}}
-			continue
+		args := []any{"", 0} // a value has no generation
+		if !isDataKey(k) {
+			args = []any{newToken(), ttl}
 		}
-		calls[i] = scriptCall{forgetScript, []string{k}, []any{newToken(), ttl}}
+		calls[i] = scriptCall{forgetScript, []string{k}, args}
 	}
 	// The count is atomic: a call abandoned at its deadline (a client
 	// without ContextTimeoutEnabled) may still be running when it is read.
