@@ -45,13 +45,23 @@ func main() {
 	}
 }
 
-// row is one library in one scenario: step sends request i; runs, fails
-// and bad count the handler's runs, the cache failures and the wrong
-// answers so far.
-type row struct {
-	step             func(i int)
-	runs, fails, bad func() int64
-	close            func()
+// cacheRun is what a harness HTTPRun and DataRun both are: a row's
+// request loop and its counts of handler runs, cache failures and wrong
+// answers.
+type cacheRun interface {
+	Stepper(worker, c int) func(i int)
+	Executions() int64
+	Failures() int64
+	Bad() int64
+	Close()
+}
+
+// candidate is a row that -only may select.
+type candidate struct {
+	kind, what string // "http", "HTTP (Gin)"; "data", "GetOrLoad"
+	s          harness.CacheScenario
+	lib        string
+	open       func() (cacheRun, error)
 }
 
 func run(re *regexp.Regexp, n, warm int) error {
@@ -65,7 +75,7 @@ func run(re *regexp.Regexp, n, warm int) error {
 		return err
 	}
 	defer func() {
-		// the harness's clients outlive the server; their redials are noise
+		// some of the harness's connections redial the stopped server: noise
 		redis.SetLogger(quiet{})
 		srv.stop()
 	}()
@@ -77,7 +87,7 @@ func run(re *regexp.Regexp, n, warm int) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _, _ = env.Cleanup(context.Background()) }()
+	defer env.Close()
 	ce := harness.NewCacheEnv(env)
 	defer ce.Close()
 	ce.CallTimeout = 10 * time.Second // a server under valgrind is slow
@@ -85,33 +95,27 @@ func run(re *regexp.Regexp, n, warm int) error {
 	fmt.Printf("Redis %s under callgrind; %d requests per row, one at a time, after %d unmeasured; user-space instructions of redis-server per request\n\n", env.RedisVersion, n, warm)
 	fmt.Println("| what | scenario | library | instructions/request | handler runs |")
 	fmt.Println("|---|---|---|---:|---:|")
-	matched := 0
+	var cands []candidate
 	for _, s := range harness.CacheScenarios {
 		for _, lib := range harness.HTTPLibraries {
-			if !re.MatchString("http/" + s.Name + "/" + lib.Name) {
-				continue
-			}
-			r, err := ce.NewHTTPRun(lib, s)
-			if err != nil {
-				return err
-			}
-			matched++
-			if err := measure(srv, "HTTP (Gin)", s, lib.Name, n, warm, row{r.Stepper(0, 1), r.Executions, r.Failures, r.Bad, r.Close}); err != nil {
-				return err
-			}
+			cands = append(cands, candidate{"http", "HTTP (Gin)", s, lib.Name, func() (cacheRun, error) { return ce.NewHTTPRun(lib, s) }})
 		}
 		for _, lib := range harness.DataLibraries {
-			if !re.MatchString("data/" + s.Name + "/" + lib.Name) {
-				continue
-			}
-			r, err := ce.NewDataRun(lib, s)
-			if err != nil {
-				return err
-			}
-			matched++
-			if err := measure(srv, "GetOrLoad", s, lib.Name, n, warm, row{r.Stepper(0, 1), r.Executions, r.Failures, r.Bad, r.Close}); err != nil {
-				return err
-			}
+			cands = append(cands, candidate{"data", "GetOrLoad", s, lib.Name, func() (cacheRun, error) { return ce.NewDataRun(lib, s) }})
+		}
+	}
+	matched := 0
+	for _, cd := range cands {
+		if !re.MatchString(cd.kind + "/" + cd.s.Name + "/" + cd.lib) {
+			continue
+		}
+		r, err := cd.open()
+		if err != nil {
+			return err
+		}
+		matched++
+		if err := measure(srv, cd, n, warm, r); err != nil {
+			return err
 		}
 	}
 	if matched == 0 {
@@ -123,18 +127,20 @@ func run(re *regexp.Regexp, n, warm int) error {
 // measure runs r: a hit row's URLs or keys stored and read once, warm
 // unmeasured requests, then n counted ones, held to what the row must do: no wrong
 // answer, no cache failure, the handler run on every miss and on no hit.
-func measure(srv *server, what string, s harness.CacheScenario, lib string, n, warm int, r row) error {
-	defer r.close()
+func measure(srv *server, cd candidate, n, warm int, r cacheRun) error {
+	defer r.Close()
+	s := cd.s
+	step := r.Stepper(0, 1)
 	// A hit row's first pass over its URLs or keys stores them, its second
 	// fills the in-process tier where there is one.
 	first := 2*s.Keys + warm
 	for i := 0; i < first; i++ {
-		r.step(i)
+		step(i)
 	}
 	// (the first calls under valgrind, while it translates the server's
 	// code, may overrun the 100 ms deadline: only the measured requests
 	// are held to the checks)
-	before, failsBefore, badBefore := r.runs(), r.fails(), r.bad()
+	before, failsBefore, badBefore := r.Executions(), r.Failures(), r.Bad()
 	if err := srv.callgrind("-z"); err != nil {
 		return err
 	}
@@ -142,7 +148,7 @@ func measure(srv *server, what string, s harness.CacheScenario, lib string, n, w
 		return err
 	}
 	for i := 0; i < n; i++ {
-		r.step(first + i)
+		step(first + i)
 	}
 	if err := srv.callgrind("-i", "off"); err != nil {
 		return err
@@ -151,22 +157,22 @@ func measure(srv *server, what string, s harness.CacheScenario, lib string, n, w
 	if err != nil {
 		return err
 	}
-	runs, want := r.runs()-before, int64(n)
+	runs, want := r.Executions()-before, int64(n)
 	if s.Keys > 0 {
 		want = 0
 	}
 	switch {
-	case r.bad() > badBefore:
-		err = fmt.Errorf("%d wrong answers", r.bad()-badBefore)
-	case r.fails() > failsBefore:
-		err = fmt.Errorf("%d cache failures", r.fails()-failsBefore)
+	case r.Bad() > badBefore:
+		err = fmt.Errorf("%d wrong answers", r.Bad()-badBefore)
+	case r.Failures() > failsBefore:
+		err = fmt.Errorf("%d cache failures", r.Failures()-failsBefore)
 	case runs != want:
 		err = fmt.Errorf("the handler ran %d times in %d requests, want %d", runs, n, want)
 	}
 	if err != nil {
-		return fmt.Errorf("%s/%s/%s: %w", what, s.Name, lib, err)
+		return fmt.Errorf("%s/%s/%s: %w", cd.kind, s.Name, cd.lib, err)
 	}
-	fmt.Printf("| %s | %s | %s | %.0f | %d of %d |\n", what, s.Name, lib, float64(total)/float64(n), runs, n)
+	fmt.Printf("| %s | %s | %s | %.0f | %d of %d |\n", cd.what, s.Name, cd.lib, float64(total)/float64(n), runs, n)
 	return nil
 }
 
