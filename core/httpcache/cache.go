@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core"
+	"github.com/redisware/redisware/core/internal/batch"
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/rediscall"
 	"github.com/redisware/redisware/core/internal/script"
@@ -203,9 +204,9 @@ type engine struct {
 	channel string
 	local   *localTier // nil without LocalBytes
 	hints   varyHints
-	flights flightGroup // misses (and GetOrLoad calls): one request runs the handler
-	reads   flightGroup // lookups: one Redis read per key at a time
-	batches batcher     // lookups of many keys: one round trip for many
+	flights flightGroup   // misses (and GetOrLoad calls): one request runs the handler
+	reads   flightGroup   // lookups: one Redis read per key at a time
+	batches batch.Batcher // lookups of many keys: one round trip for many
 
 	// tokenBase and tokenSeq make lock tokens (nextToken); marker is
 	// what a GetOrLoad leaves in a value's place while it loads (see

@@ -1,0 +1,150 @@
+// Package batch sends the one-command calls of concurrent requests
+// together: while Slots calls are out, the next ones wait for a slot and
+// then go out in one pipeline. Below Slots concurrent calls nothing waits;
+// above it a round trip carries many calls, and the app (one write and one
+// read for many) and Redis (one read of the socket, one reply write) spend
+// far less per call. The response cache's lookups and the rate limiter's
+// decisions go through one each.
+//
+// Nothing is re-sent here: a call that must run at most once is a
+// script.Cmd (NoRetry), which go-redis's pipeline retry loops honour as
+// its single-command ones do.
+package batch
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Slots is how many calls of a Batcher may be out at once on their own (a
+// batch counting as one). Two keeps a lone caller's call, and a second
+// one's, from ever waiting, and measured best for the cache's lookups
+// (bench/CACHE.md: four cost more app CPU per request, for no gain).
+const Slots = 2
+
+// Sender sends calls for a Batcher: Send one command on its own, Pipeline
+// many in one pipeline. Both return when the replies are in (or the
+// context's deadline passed). Pipeline's error, when not nil, is every
+// member's instead of its command's own: a Sender returns one when the
+// commands' replies may not be read (the pipeline was abandoned at a
+// deadline while still running).
+type Sender interface {
+	Send(ctx context.Context, cmd redis.Cmder) error
+	Pipeline(ctx context.Context, cmds []redis.Cmder) error
+}
+
+// Batcher sends calls, on their own or in batches. The zero value is ready
+// to use; it must not be copied after first use.
+type Batcher struct {
+	mu       sync.Mutex
+	inFlight int    // calls out, a batch counting as one
+	next     *batch // the batch that goes out when a slot frees
+}
+
+// batch is calls that go out together, in one pipeline.
+type batch struct {
+	cmds []redis.Cmder
+	// deadline is the earliest of its members' deadlines, so that none
+	// waits longer than its own; zero: none has one.
+	deadline time.Time
+	ready    chan struct{} // closed when a slot is the batch's
+	done     chan struct{} // closed when its replies are in
+	err      error         // set before done is closed: the batch failed
+}
+
+// Send sends cmd through s and returns its error (cmd's own: nil,
+// redis.Nil, a server error; or the call's: a deadline, a network
+// failure). While fewer than Slots calls are out it goes on its own, with
+// ctx. Otherwise it joins the next batch, which its first member sends
+// with s.Pipeline as soon as a call out comes back. A batch is sent with
+// its first member's context values, not its cancellation (it answers for
+// all its members), and with the earliest of its members' deadlines; a
+// member's deadline is ctx's, or timeout from now if that is earlier
+// (timeout zero or negative: ctx's alone).
+func (b *Batcher) Send(ctx context.Context, cmd redis.Cmder, timeout time.Duration, s Sender) error {
+	bt, lead := b.join(ctx, cmd, timeout)
+	if bt == nil {
+		defer b.release()
+		return s.Send(ctx, cmd)
+	}
+	if lead {
+		b.sendBatch(ctx, bt, s)
+	} else {
+		<-bt.done
+	}
+	if bt.err != nil {
+		return bt.err
+	}
+	return cmd.Err()
+}
+
+// sendBatch sends bt, once a slot is its, and closes bt.done.
+func (b *Batcher) sendBatch(ctx context.Context, bt *batch, s Sender) {
+	defer close(bt.done)
+	<-bt.ready // a call out came back; its slot is this batch's
+	defer b.release()
+	bctx := context.WithoutCancel(ctx)
+	if !bt.deadline.IsZero() {
+		var cancel context.CancelFunc
+		bctx, cancel = context.WithDeadline(bctx, bt.deadline)
+		defer cancel()
+	}
+	bt.err = s.Pipeline(bctx, bt.cmds)
+}
+
+// join returns nil when a slot is free (taken for the caller, who releases
+// it), else the batch cmd joins, lead true for its first member, who
+// sends it once a slot frees up.
+func (b *Batcher) join(ctx context.Context, cmd redis.Cmder, timeout time.Duration) (bt *batch, lead bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.inFlight < Slots && b.next == nil {
+		b.inFlight++
+		return nil, false
+	}
+	if b.next == nil {
+		b.next = &batch{ready: make(chan struct{}), done: make(chan struct{})}
+		lead = true
+	}
+	bt = b.next
+	bt.cmds = append(bt.cmds, cmd)
+	d, ok := ctx.Deadline()
+	if timeout > 0 {
+		if t := time.Now().Add(timeout); !ok || t.Before(d) {
+			d, ok = t, true
+		}
+	}
+	if ok && (bt.deadline.IsZero() || d.Before(bt.deadline)) {
+		bt.deadline = d
+	}
+	return bt, lead
+}
+
+// release frees the caller's slot: the next batch takes it, if there is
+// one.
+func (b *Batcher) release() {
+	b.mu.Lock()
+	next := b.next
+	if next == nil {
+		b.inFlight--
+	}
+	b.next = nil
+	b.mu.Unlock()
+	if next != nil {
+		close(next.ready)
+	}
+}
+
+// Waiting returns how many calls wait in the next batch, for tests that
+// need one to form.
+func (b *Batcher) Waiting() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next == nil {
+		return 0
+	}
+	return len(b.next.cmds)
+}

@@ -1,0 +1,103 @@
+// Package batchtest holds single Redis commands back, so that tests of
+// the cores can make calls join a batch (package batch) at will, and
+// counts the pipelines that carry them.
+package batchtest
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrFailed is the error of a command Gate.FailOne failed: it was never
+// sent.
+var ErrFailed = errors.New("batchtest: failed by the gate, never sent")
+
+// Gate is a go-redis hook. While closed it holds every single command (not
+// pipelines) before it is written, until Open, until FailOne fails it, or
+// until its context ends; it counts the pipelines and their commands (but
+// those that set up a new connection). Add it with AddHook.
+type Gate struct {
+	closed    atomic.Bool
+	open      chan struct{}
+	fail      chan struct{}
+	held      atomic.Int64
+	pipelines atomic.Int64
+	piped     atomic.Int64
+}
+
+// New returns a closed Gate.
+func New() *Gate {
+	g := &Gate{open: make(chan struct{}), fail: make(chan struct{})}
+	g.closed.Store(true)
+	return g
+}
+
+// Open lets the commands held, and all after them, through.
+func (g *Gate) Open() {
+	if g.closed.CompareAndSwap(true, false) {
+		close(g.open)
+	}
+}
+
+// FailOne makes one command held fail with ErrFailed, unsent, and waits
+// until one has.
+func (g *Gate) FailOne() { g.fail <- struct{}{} }
+
+// Held returns how many commands the gate has held so far.
+func (g *Gate) Held() int64 { return g.held.Load() }
+
+// Pipelines returns how many pipelines went through, and how many
+// commands they carried in all.
+func (g *Gate) Pipelines() (pipelines, commands int64) {
+	return g.pipelines.Load(), g.piped.Load()
+}
+
+// DialHook is go-redis's.
+func (g *Gate) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook holds a single command while the gate is closed.
+func (g *Gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if g.closed.Load() {
+			g.held.Add(1)
+			select {
+			case <-g.open:
+			case <-g.fail:
+				cmd.SetErr(ErrFailed)
+				return ErrFailed
+			case <-ctx.Done():
+				cmd.SetErr(ctx.Err())
+				return ctx.Err()
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook counts a pipeline.
+func (g *Gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() != "client" && cmds[0].Name() != "hello" { // not a new connection's set-up
+			g.pipelines.Add(1)
+			g.piped.Add(int64(len(cmds)))
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// WaitFor polls cond until it holds, failing t after 10 seconds.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
