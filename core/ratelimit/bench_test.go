@@ -41,8 +41,15 @@ func (s stubRedis) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		return nil
 	}
 }
-func (stubRedis) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+func (s stubRedis) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { // a batch of decisions
+		for _, cmd := range cmds {
+			if c, ok := cmd.(interface{ SetVal(interface{}) }); ok {
+				c.SetVal(s.reply)
+			}
+		}
+		return nil
+	}
 }
 
 // discard is a ResponseWriter that keeps nothing but its header map,

@@ -75,7 +75,9 @@ func (f *fake) Pipeline(ctx context.Context, cmds []redis.Cmder) error {
 	return f.pipeErr
 }
 
-func get(ctx context.Context, key string) *redis.StringCmd { return redis.NewStringCmd(ctx, "get", key) }
+func get(ctx context.Context, key string) *redis.StringCmd {
+	return redis.NewStringCmd(ctx, "get", key)
+}
 
 // Calls made one after another never wait and never batch.
 func TestAloneWhileSlotsFree(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 var ErrFailed = errors.New("batchtest: failed by the gate, never sent")
 
 // Gate is a go-redis hook. While closed it holds every single command (not
-// pipelines) before it is written, until Open, until FailOne fails it, or
+// pipelines, nor a new connection's set-up) before it is written, until Open, until FailOne fails it, or
 // until its context ends; it counts the pipelines and their commands (but
 // those that set up a new connection). Add it with AddHook.
 type Gate struct {
@@ -45,8 +45,15 @@ func (g *Gate) Open() {
 }
 
 // FailOne makes one command held fail with ErrFailed, unsent, and waits
-// until one has.
-func (g *Gate) FailOne() { g.fail <- struct{}{} }
+// until one has, failing t if none has within 10 seconds.
+func (g *Gate) FailOne(t testing.TB) {
+	t.Helper()
+	select {
+	case g.fail <- struct{}{}:
+	case <-time.After(10 * time.Second):
+		t.Fatal("batchtest: no command held to fail")
+	}
+}
 
 // Held returns how many commands the gate has held so far.
 func (g *Gate) Held() int64 { return g.held.Load() }
@@ -63,7 +70,7 @@ func (g *Gate) DialHook(next redis.DialHook) redis.DialHook { return next }
 // ProcessHook holds a single command while the gate is closed.
 func (g *Gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if g.closed.Load() {
+		if g.closed.Load() && !setUp(cmd) {
 			g.held.Add(1)
 			select {
 			case <-g.open:
@@ -82,12 +89,22 @@ func (g *Gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // ProcessPipelineHook counts a pipeline.
 func (g *Gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) > 0 && cmds[0].Name() != "client" && cmds[0].Name() != "hello" { // not a new connection's set-up
+		if len(cmds) > 0 && !setUp(cmds[0]) {
 			g.pipelines.Add(1)
 			g.piped.Add(int64(len(cmds)))
 		}
 		return next(ctx, cmds)
 	}
+}
+
+// setUp reports whether cmd sets up a new connection (which go-redis
+// sends through the client's hooks): it is neither held nor counted.
+func setUp(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "client", "auth", "select", "readonly":
+		return true
+	}
+	return false
 }
 
 // WaitFor polls cond until it holds, failing t after 10 seconds.
