@@ -38,6 +38,21 @@ func keyRange(prefix string, n int) []string {
 	return keys
 }
 
+// formBatch adds a gate to client, l's, and makes one decision on each of
+// s0, s1, ... (one per slot), which the gate holds, so that they take the slots; then
+// n decisions on k0 to k(n-1), which wait in l's next batch. It returns
+// the gate and the waits of both groups.
+func formBatch(t *testing.T, l *ratelimit.Limiter, client redis.UniversalClient, n int) (g *batchtest.Gate, first, rest func() ([]ratelimit.Result, []error)) {
+	t.Helper()
+	g = batchtest.New()
+	client.AddHook(g)
+	first = decideAsync(l, keyRange("s", batch.Slots)...)
+	batchtest.WaitFor(t, "the slots taken", func() bool { return g.Held() == batch.Slots })
+	rest = decideAsync(l, keyRange("k", n)...)
+	batchtest.WaitFor(t, "the decisions in the next batch", func() bool { return ratelimit.BatchWaiting(l) == n })
+	return g, first, rest
+}
+
 // While batch.Slots decisions are out, the decisions of other requests wait
 // for a slot and then go out together: 100 decisions on 100 keys, made
 // while the slots are taken, cost one round trip (one per node on a
@@ -59,12 +74,7 @@ func TestDecisionsGoOutTogether(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			g := batchtest.New()
-			client.AddHook(g)
-			first := decideAsync(l, keyRange("s", batch.Slots)...)
-			batchtest.WaitFor(t, "the slots taken", func() bool { return g.Held() == batch.Slots })
-			rest := decideAsync(l, keyRange("k", 100)...)
-			batchtest.WaitFor(t, "100 decisions in the next batch", func() bool { return ratelimit.BatchWaiting(l) == 100 })
+			g, first, rest := formBatch(t, l, client, 100)
 			g.Open()
 			for _, wait := range []func() ([]ratelimit.Result, []error){first, rest} {
 				res, errs := wait()
@@ -111,13 +121,8 @@ func TestLostBatchConsumesOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			warm(t, &f, l)
-			g := batchtest.New()
-			client.AddHook(g)
-			first := decideAsync(l, keyRange("s", batch.Slots)...)
-			batchtest.WaitFor(t, "the slots taken", func() bool { return g.Held() == batch.Slots })
 			const n = 38
-			rest := decideAsync(l, keyRange("k", n)...)
-			batchtest.WaitFor(t, "the decisions in the next batch", func() bool { return ratelimit.BatchWaiting(l) == n })
+			g, first, rest := formBatch(t, l, client, n)
 			// One decision out fails unsent; its slot frees, and the batch's
 			// pipeline is the next script call written: its reply is lost.
 			f.DropScriptReplies(1)
@@ -125,23 +130,17 @@ func TestLostBatchConsumesOnce(t *testing.T) {
 			res, errs := rest()
 			g.Open()
 			singles, singleErrs := first()
-			failed := 0
+			answered := make([]bool, n)
 			for i := range n {
-				k := "k" + strconv.Itoa(i)
-				got := remaining(t, srv, opts, k)
+				answered[i] = errs[i] == nil
 				switch {
-				case errs[i] == nil && (!res[i].Allowed || got != 9):
-					t.Errorf("%s: answered %+v, and %d of 10 left; want allowed, 9 left", k, res[i], got)
-				case errs[i] != nil && got != 9 && got != 10:
-					t.Errorf("%s: failed, and %d of 10 left; want 9 or 10, never less", k, got)
-				}
-				if errs[i] != nil {
-					failed++
-					if !errors.Is(errs[i], ratelimit.ErrRedis) || !res[i].Allowed {
-						t.Errorf("%s: %+v, %v; want the failure, failing open", k, res[i], errs[i])
-					}
+				case answered[i] && (!res[i].Allowed || res[i].Remaining != 9):
+					t.Errorf("k%d: %+v, want allowed with 9 left", i, res[i])
+				case !answered[i] && (!errors.Is(errs[i], ratelimit.ErrRedis) || !res[i].Allowed):
+					t.Errorf("k%d: %+v, %v; want the failure, failing open", i, res[i], errs[i])
 				}
 			}
+			failed := checkConsumedOnce(t, srv, opts, answered)
 			if failed == 0 {
 				t.Fatal("no decision of the batch failed: the fault was not injected")
 			}
@@ -181,13 +180,8 @@ func TestBatchKeepsDeadline(t *testing.T) {
 	}
 	warm(t, &f, l)
 	f.StallScriptReplies(true)
-	g := batchtest.New()
-	client.AddHook(g)
 	start := time.Now()
-	first := decideAsync(l, keyRange("s", batch.Slots)...)
-	batchtest.WaitFor(t, "the slots taken", func() bool { return g.Held() == batch.Slots })
-	rest := decideAsync(l, keyRange("k", 20)...)
-	batchtest.WaitFor(t, "the decisions in the next batch", func() bool { return ratelimit.BatchWaiting(l) == 20 })
+	g, first, rest := formBatch(t, l, client, 20)
 	g.FailOne(t) // the batch goes out, and never hears back
 	for _, wait := range []func() ([]ratelimit.Result, []error){first, rest} {
 		res, errs := wait()

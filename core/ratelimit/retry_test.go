@@ -56,6 +56,27 @@ func remaining(t *testing.T, srv *redistest.Server, opts ratelimit.Options, key 
 	return res.Remaining
 }
 
+// checkConsumedOnce checks what the decisions on k0, k1, ... of a policy
+// of 10 per hour left, one unit each: on a key whose decision was
+// answered, 9 units; on one whose decision failed, 9 or 10, never less. It
+// returns how many failed.
+func checkConsumedOnce(t *testing.T, srv *redistest.Server, opts ratelimit.Options, answered []bool) (failed int) {
+	t.Helper()
+	for i, ok := range answered {
+		got := remaining(t, srv, opts, "k"+strconv.Itoa(i))
+		switch {
+		case ok && got != 9:
+			t.Errorf("k%d: answered, and %d of 10 left; want 9", i, got)
+		case !ok && got != 9 && got != 10:
+			t.Errorf("k%d: failed, and %d of 10 left; want 9 or 10, never less", i, got)
+		}
+		if !ok {
+			failed++
+		}
+	}
+	return failed
+}
+
 // A decision whose reply is lost after the script ran has consumed its unit
 // once, and only once: go-redis would re-send the call on the connection
 // error (MaxRetries is 3 by default) and consume it again. The limiter
@@ -129,19 +150,7 @@ func TestAutoPipelinerLostBatchConsumesOnce(t *testing.T) {
 					})
 				}
 				wg.Wait()
-				failed := 0
-				for i := range n {
-					got := remaining(t, srv, opts, "k"+strconv.Itoa(i))
-					switch {
-					case answered[i] && got != 9:
-						t.Errorf("k%d: answered, and %d of 10 left; want 9", i, got)
-					case !answered[i] && got != 9 && got != 10:
-						t.Errorf("k%d: failed, and %d of 10 left; want 9 or 10, never less", i, got)
-					}
-					if !answered[i] {
-						failed++
-					}
-				}
+				failed := checkConsumedOnce(t, srv, opts, answered)
 				if failed == 0 {
 					t.Fatal("no decision failed: the fault was not injected")
 				}
