@@ -45,13 +45,14 @@ type caller struct {
 	// runs in a goroutine of its own, abandoned at the deadline.
 	inline    bool
 	deadlines *deadlines
-	// batches sends the calls of concurrent decisions together (not on an
-	// AutoPipeliner, which batches them itself).
+	// batches sends the calls of concurrent decisions together, through
+	// sender (not on an AutoPipeliner, which batches them itself).
 	batches batch.Batcher
+	sender  *batch.Client
 }
 
 func newCaller(client redis.UniversalClient, timeout time.Duration) (*caller, error) {
-	c := &caller{client: client, timeout: timeout}
+	c := &caller{client: client, timeout: timeout, sender: &batch.Client{UniversalClient: client}}
 	if c.timeout == 0 {
 		c.timeout = rediscall.DefaultTimeout
 	}
@@ -180,24 +181,7 @@ func (c *caller) send(ctx context.Context, cmd redis.Cmder) error {
 	if c.async != nil {
 		return c.async.Submit(ctx, cmd).WaitContext(ctx)
 	}
-	return c.batches.Send(ctx, cmd, 0, (*decisions)(c))
-}
-
-// decisions sends a caller's calls for its batch.Batcher; each call's
-// context carries its deadline.
-type decisions caller
-
-// Send sends one call.
-func (d *decisions) Send(ctx context.Context, cmd redis.Cmder) error {
-	return d.client.Process(ctx, cmd)
-}
-
-// Pipeline sends the calls of a batch in one pipeline, under the batch's
-// deadline. It returns once the replies are in or the deadline passed, and
-// each call then holds its own error.
-func (d *decisions) Pipeline(ctx context.Context, cmds []redis.Cmder) error {
-	_, _ = d.client.Pipelined(ctx, func(p redis.Pipeliner) error { return p.BatchProcess(ctx, cmds...) })
-	return nil
+	return c.batches.Send(ctx, cmd, 0, c.sender)
 }
 
 // deadlines gives Redis calls their deadline without a timer each: a

@@ -148,3 +148,20 @@ func (b *Batcher) Waiting() int {
 	}
 	return len(b.next.cmds)
 }
+
+// Client is the Sender of cores whose calls carry their deadline in their
+// context: it sends through a go-redis client, a call alone with Process
+// and a batch with one pipeline, and returns once the replies are in or
+// the context's deadline passed; each call then holds its own error.
+type Client struct{ redis.UniversalClient }
+
+// Send sends one call.
+func (c *Client) Send(ctx context.Context, cmd redis.Cmder) error {
+	return c.Process(ctx, cmd)
+}
+
+// Pipeline sends a batch in one pipeline.
+func (c *Client) Pipeline(ctx context.Context, cmds []redis.Cmder) error {
+	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error { return p.BatchProcess(ctx, cmds...) })
+	return nil
+}
