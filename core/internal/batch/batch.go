@@ -1,6 +1,6 @@
 // Package batch sends the one-command calls of concurrent requests
 // together: while Slots calls are out, the next ones wait for a slot and
-// then go out in one pipeline. Below Slots concurrent calls nothing waits;
+// then go out in pipelines of up to MaxBatch calls. Below Slots concurrent calls nothing waits;
 // above it a round trip carries many calls, and the app (one write and one
 // read for many) and Redis (one read of the socket, one reply write) spend
 // far less per call. The response cache's lookups and the rate limiter's
@@ -36,12 +36,23 @@ type Sender interface {
 	Pipeline(ctx context.Context, cmds []redis.Cmder) error
 }
 
+// MaxBatch is how many calls a batch carries at most; the calls beyond it
+// form the batches after it, which go out in turn as slots free. A
+// pipeline's replies all come back when its last call is done, so its size
+// bounds the work a call waits behind: on a slow server (miniredis runs a
+// script in about a millisecond, more under -race) hundreds of calls in
+// one batch would outlast a client's read timeout together, where eight
+// cost a call less than the calls the connection pool had out before
+// batching. Eight calls per round trip already saves most of what
+// batching saves (bench/README.md).
+const MaxBatch = 8
+
 // Batcher sends calls, on their own or in batches. The zero value is ready
 // to use; it must not be copied after first use.
 type Batcher struct {
 	mu       sync.Mutex
-	inFlight int    // calls out, a batch counting as one
-	next     *batch // the batch that goes out when a slot frees
+	inFlight int      // calls out, a batch counting as one
+	queue    []*batch // the batches waiting for a slot, in order
 }
 
 // batch is calls that go out together, in one pipeline.
@@ -58,8 +69,10 @@ type batch struct {
 // Send sends cmd through s and returns its error (cmd's own: nil,
 // redis.Nil, a server error; or the call's: a deadline, a network
 // failure). While fewer than Slots calls are out it goes on its own, with
-// ctx. Otherwise it joins the next batch, which its first member sends
-// with s.Pipeline as soon as a call out comes back. A batch is sent with
+// ctx. Otherwise it joins the last batch waiting for a slot (or a new one,
+// when that holds MaxBatch calls), which its first member sends with
+// s.Pipeline once a call out comes back and the batches before it have
+// gone. A batch is sent with
 // its first member's context values, not its cancellation (it answers for
 // all its members), and with the earliest of its members' deadlines; a
 // member's deadline is ctx's, or timeout from now if that is earlier
@@ -95,21 +108,24 @@ func (b *Batcher) sendBatch(ctx context.Context, bt *batch, s Sender) {
 	bt.err = s.Pipeline(bctx, bt.cmds)
 }
 
-// join returns nil when a slot is free (taken for the caller, who releases
-// it), else the batch cmd joins, lead true for its first member, who
-// sends it once a slot frees up.
+// join returns nil when a slot is free and no batch waits (the slot is
+// taken for the caller, who releases it), else the batch cmd joins (the
+// last one waiting, or a new one when it is full), lead true for its first
+// member, who sends it once a slot is its.
 func (b *Batcher) join(ctx context.Context, cmd redis.Cmder, timeout time.Duration) (bt *batch, lead bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.inFlight < Slots && b.next == nil {
+	if b.inFlight < Slots && len(b.queue) == 0 {
 		b.inFlight++
 		return nil, false
 	}
-	if b.next == nil {
-		b.next = &batch{ready: make(chan struct{}), done: make(chan struct{})}
+	if n := len(b.queue); n > 0 && len(b.queue[n-1].cmds) < MaxBatch {
+		bt = b.queue[n-1]
+	} else {
+		bt = &batch{cmds: make([]redis.Cmder, 0, MaxBatch), ready: make(chan struct{}), done: make(chan struct{})}
+		b.queue = append(b.queue, bt)
 		lead = true
 	}
-	bt = b.next
 	bt.cmds = append(bt.cmds, cmd)
 	d, ok := ctx.Deadline()
 	if timeout > 0 {
@@ -123,30 +139,34 @@ func (b *Batcher) join(ctx context.Context, cmd redis.Cmder, timeout time.Durati
 	return bt, lead
 }
 
-// release frees the caller's slot: the next batch takes it, if there is
-// one.
+// release frees the caller's slot: the first batch waiting takes it, if
+// there is one.
 func (b *Batcher) release() {
 	b.mu.Lock()
-	next := b.next
-	if next == nil {
+	var next *batch
+	if len(b.queue) > 0 {
+		next = b.queue[0]
+		b.queue[0] = nil
+		b.queue = b.queue[1:]
+	} else {
 		b.inFlight--
 	}
-	b.next = nil
 	b.mu.Unlock()
 	if next != nil {
 		close(next.ready)
 	}
 }
 
-// Waiting returns how many calls wait in the next batch, for tests that
-// need one to form.
+// Waiting returns how many calls wait in batches for a slot, for tests
+// that need batches to form.
 func (b *Batcher) Waiting() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.next == nil {
-		return 0
+	n := 0
+	for _, bt := range b.queue {
+		n += len(bt.cmds)
 	}
-	return len(b.next.cmds)
+	return n
 }
 
 // Client is the Sender of cores whose calls carry their deadline in their

@@ -117,8 +117,8 @@ func sendAsync(t *testing.T, b *batch.Batcher, f *fake, prefix string, n int, op
 	return func() []error { wg.Wait(); return errs }
 }
 
-// While Slots calls are out, the next ones wait and go out together in one
-// pipeline as soon as one comes back, each with its own answer.
+// While Slots calls are out, the next ones wait and go out together, in
+// pipelines of at most MaxBatch as slots free, each with its own answer.
 func TestBatchWhileSlotsOut(t *testing.T) {
 	var b batch.Batcher
 	f := &fake{hold: make(chan struct{})}
@@ -134,8 +134,16 @@ func TestBatchWhileSlotsOut(t *testing.T) {
 			}
 		}
 	}
-	if f.alone.Load() != batch.Slots || len(f.pipelines) != 1 || f.pipelines[0].n != 50 {
-		t.Fatalf("%d alone, pipelines %+v; want %d alone and one pipeline of 50", f.alone.Load(), f.pipelines, batch.Slots)
+	want := (50 + batch.MaxBatch - 1) / batch.MaxBatch
+	piped := 0
+	for _, p := range f.pipelines {
+		if p.n > batch.MaxBatch {
+			t.Errorf("a pipeline of %d calls, more than MaxBatch (%d)", p.n, batch.MaxBatch)
+		}
+		piped += p.n
+	}
+	if f.alone.Load() != batch.Slots || len(f.pipelines) != want || piped != 50 {
+		t.Fatalf("%d alone, pipelines %+v; want %d alone and %d pipelines of 50 calls in all", f.alone.Load(), f.pipelines, batch.Slots, want)
 	}
 	if f.most.Load() > batch.Slots {
 		t.Fatalf("%d calls out at once, more than the %d slots", f.most.Load(), batch.Slots)
@@ -262,6 +270,11 @@ func TestConcurrentCallsSentOnce(t *testing.T) {
 	}
 	if f.most.Load() > batch.Slots {
 		t.Fatalf("%d calls out at once, more than the %d slots", f.most.Load(), batch.Slots)
+	}
+	for _, p := range f.pipelines {
+		if p.n > batch.MaxBatch {
+			t.Fatalf("a pipeline of %d calls, more than MaxBatch (%d)", p.n, batch.MaxBatch)
+		}
 	}
 	if b.Waiting() != 0 {
 		t.Fatalf("%d calls left waiting", b.Waiting())
