@@ -42,14 +42,17 @@ func fire(t *testing.T, limiters []*ratelimit.Limiter, key string, total int) in
 }
 
 // fourInstances returns four limiters with the same policy, each on its own
-// client (its own connection pool), as four app servers would have.
+// client (its own connection pool), as four app servers would have. The
+// clients are FaultyClients injecting nothing: their read timeout (a
+// minute) leaves the limiters' 10 s deadline in charge, where Client's 2 s
+// would cut a slow batch short.
 func fourInstances(t *testing.T, srv *redistest.Server, opts ratelimit.Options) []*ratelimit.Limiter {
 	var ls []*ratelimit.Limiter
 	for i := 0; i < 4; i++ {
 		o := opts
 		o.Prefix = srv.Prefix
 		o.Timeout = 10 * time.Second // 1000 calls at once on two cores under -race
-		l, err := ratelimit.New(srv.Client(), o)
+		l, err := ratelimit.New(srv.FaultyClient(&redistest.Faults{}), o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,13 +39,13 @@ type Sender interface {
 // MaxBatch is how many calls a batch carries at most; the calls beyond it
 // form the batches after it, which go out in turn as slots free. A
 // pipeline's replies all come back when its last call is done, so its size
-// bounds the work a call waits behind: on a slow server (miniredis runs a
-// script in about a millisecond, more under -race) hundreds of calls in
-// one batch would outlast a client's read timeout together, where eight
-// cost a call less than the calls the connection pool had out before
-// batching. Eight calls per round trip already saves most of what
-// batching saves (bench/README.md).
-const MaxBatch = 8
+// bounds the work a call waits behind, and with Slots it bounds the calls
+// a Batcher has out at once (2 x 64). On Redis 64 script calls take well
+// under a millisecond; on a slow server (miniredis runs a script in about
+// a millisecond, more under -race) a pipeline of hundreds outlasted a
+// client's read timeout. At 256 callers a round trip carrying 64 calls
+// saves about all that batching saves (bench/README.md).
+const MaxBatch = 64
 
 // Batcher sends calls, on their own or in batches. The zero value is ready
 // to use; it must not be copied after first use.
@@ -122,7 +122,7 @@ func (b *Batcher) join(ctx context.Context, cmd redis.Cmder, timeout time.Durati
 	if n := len(b.queue); n > 0 && len(b.queue[n-1].cmds) < MaxBatch {
 		bt = b.queue[n-1]
 	} else {
-		bt = &batch{cmds: make([]redis.Cmder, 0, MaxBatch), ready: make(chan struct{}), done: make(chan struct{})}
+		bt = &batch{ready: make(chan struct{}), done: make(chan struct{})}
 		b.queue = append(b.queue, bt)
 		lead = true
 	}
