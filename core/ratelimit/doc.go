@@ -7,11 +7,12 @@
 // request passes only if every limit admits it, and a denied request
 // consumes nothing. Under load the calls of concurrent decisions share
 // round trips: while two of a Limiter's calls are out, the next ones wait
-// for one to come back and go out together in one pipeline (one per node
-// on a Cluster), each with its own deadline kept and never re-sent, so the
-// app and Redis spend much less per decision; a lone request never waits. Four algorithms are offered: GCRA (the default, a token
-// bucket in one number), an exact sliding window log, an approximate
-// sliding window counter and a fixed window.
+// for one to come back and go out together in pipelines of up to 64 (one
+// per node on a Cluster), each with its own deadline kept and never
+// re-sent, so the app and Redis spend much less per decision; a lone
+// request never waits. Four algorithms are offered: GCRA (the default, a
+// token bucket in one number), an exact sliding window log, an
+// approximate sliding window counter and a fixed window.
 //
 // New is the only constructor, and one call builds what a route mounts:
 //
