@@ -36,7 +36,11 @@
 // script that makes the load's checks itself (the deadline, the idle
 // timeout, a renewal, the secret the session was bound under) and slides
 // the idle expiry. Incr on a session not loaded yet loads it and adds in
-// one script; Destroy and Login need no load.
+// one script; Destroy and Login need no load. Under load the script calls
+// of concurrent requests share round trips, as the rate limiter's do:
+// while two of a Manager's calls are out, the next ones go out together in
+// pipelines of up to 64 (never re-sent, each keeping its deadline); a lone
+// request never waits.
 //
 // When Redis fails or does not answer in time (Settings.Timeout), only the
 // requests that use their session notice: the session is marked failed,

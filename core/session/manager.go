@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisware/redisware/core"
+	"github.com/redisware/redisware/core/internal/batch"
 	"github.com/redisware/redisware/core/internal/keys"
 	"github.com/redisware/redisware/core/internal/script"
 	"github.com/redisware/redisware/core/internal/settings"
@@ -163,6 +164,11 @@ type Manager struct {
 	space      keys.Space
 	tel        *instruments
 	secretSrc  *secretSource
+	// calls is what the scripts are sent through: the client itself when
+	// it is an AutoPipeliner (which batches by itself), else batches, which
+	// sends the calls of concurrent requests together.
+	calls   script.Processor
+	batches batch.Batcher
 }
 
 var _ core.Middleware = (*Manager)(nil)
@@ -190,6 +196,13 @@ func New(client redis.UniversalClient, opts Options) (*Manager, error) {
 		space:      keys.NewSpace(set.Prefix, "sess", ""),
 		tel:        newInstruments(set.MeterProvider, set.TracerProvider),
 		secretSrc:  &secretSource{},
+	}
+	m.calls = client
+	if _, ok := client.(*redis.AutoPipeliner); !ok {
+		sender := &batch.Client{UniversalClient: client}
+		m.calls = script.ProcessorFunc(func(ctx context.Context, cmd redis.Cmder) error {
+			return m.batches.Send(ctx, cmd, 0, sender)
+		})
 	}
 	if len(set.Secret) > 0 {
 		m.secretSrc.fixed = append([]byte(nil), set.Secret...)
@@ -350,7 +363,7 @@ func (m *Manager) fail(ctx context.Context, what string, err error) error {
 func (m *Manager) run(ctx context.Context, op *telemetry.RedisOp, s *script.Script, ks []string, args ...interface{}) (interface{}, error) {
 	var v interface{}
 	err := m.set.Call.DoScriptMeasured(ctx, op, func(ctx context.Context) error {
-		r, err := s.Run(ctx, m.set.Client, ks, args...).Result()
+		r, err := s.Run(ctx, m.calls, ks, args...).Result()
 		if errors.Is(err, redis.Nil) {
 			r, err = nil, nil
 		}
