@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/redisware/redisware/core"
 	"github.com/redisware/redisware/core/internal/batch"
 	"github.com/redisware/redisware/core/internal/batch/batchtest"
@@ -59,14 +57,7 @@ func TestLookupsGoOutTogether(t *testing.T) {
 	if bad.Load() != 0 || loads.Load() != 0 {
 		t.Fatalf("%d wrong answers, %d loads", bad.Load(), loads.Load())
 	}
-	pipelines, piped := g.Pipelines()
-	want := int64((100 + batch.MaxBatch - 1) / batch.MaxBatch)
-	if _, ok := c.client.(*redis.ClusterClient); ok {
-		want = pipelines // one per node of each batch
-	}
-	if pipelines != want || piped != 100 {
-		t.Fatalf("%d pipelines of %d commands in all, want %d of 100", pipelines, piped, want)
-	}
+	g.CheckBatches(t, c.client, 100)
 }
 
 // A lookup waiting for a batch waits no longer than its own deadline

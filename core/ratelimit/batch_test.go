@@ -85,14 +85,7 @@ func TestDecisionsGoOutTogether(t *testing.T) {
 					}
 				}
 			}
-			pipelines, piped := g.Pipelines()
-			want := int64((100 + batch.MaxBatch - 1) / batch.MaxBatch)
-			if _, ok := client.(*redis.ClusterClient); ok {
-				want = pipelines // one per node of each batch
-			}
-			if pipelines != want || piped != 100 {
-				t.Fatalf("%d pipelines of %d commands in all, want %d of 100", pipelines, piped, want)
-			}
+			g.CheckBatches(t, client, 100)
 			for _, k := range []string{"k0", "k50", "k99", "s0"} {
 				if got := remaining(t, srv, opts, k); got != 9 {
 					t.Errorf("%s: %d of 10 left, want 9", k, got)

@@ -96,14 +96,7 @@ func TestScriptsGoOutTogether(t *testing.T) {
 			}
 		}
 	}
-	pipelines, piped := g.Pipelines()
-	want := int64((100 + batch.MaxBatch - 1) / batch.MaxBatch)
-	if _, ok := rdb.(*redis.ClusterClient); ok {
-		want = pipelines // one per node of each batch
-	}
-	if pipelines != want || piped != 100 {
-		t.Fatalf("%d pipelines of %d commands in all, want %d of 100", pipelines, piped, want)
-	}
+	g.CheckBatches(t, rdb, 100)
 	for _, i := range []int{0, 50, len(cs) - 1} {
 		if n := count(t, cs[i]); n != "3" {
 			t.Errorf("session %d holds n = %q, want 3", i, n)

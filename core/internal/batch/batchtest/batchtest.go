@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisware/redisware/core/internal/batch"
 )
 
 // ErrFailed is the error of a command Gate.FailOne failed: it was never
@@ -94,6 +96,22 @@ func (g *Gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 			g.piped.Add(int64(len(cmds)))
 		}
 		return next(ctx, cmds)
+	}
+}
+
+// CheckBatches fails t unless the pipelines that went through carried n
+// commands in all, in one pipeline per batch.MaxBatch of them; on a
+// Cluster client (rdb) a batch is one pipeline per node it reaches, so
+// only the commands are counted there.
+func (g *Gate) CheckBatches(t testing.TB, rdb redis.UniversalClient, n int) {
+	t.Helper()
+	pipelines, piped := g.Pipelines()
+	want := int64((n + batch.MaxBatch - 1) / batch.MaxBatch)
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		want = pipelines
+	}
+	if pipelines != want || piped != int64(n) {
+		t.Fatalf("%d pipelines of %d commands in all, want %d of %d", pipelines, piped, want, n)
 	}
 }
 
