@@ -114,7 +114,9 @@
 // Vary names and one packed entry per variant (status, fields, body
 // deflated above Options.CompressAbove, times, tags). A hit is one round
 // trip: a script reads the Vary names and the selected variant together.
-// With the in-process tier (Options.LocalBytes) a hit is none.
+// With the in-process tier (Options.LocalBytes) a hit is none. Under load
+// the lookups of concurrent requests share round trips: while two are out,
+// the next ones go out together in pipelines of up to 64.
 //
 // Stampedes: concurrent misses for one key run the handler once per
 // instance, and once across instances through a fill lock: a key holding
