@@ -25,7 +25,9 @@ import (
 // the cache answered on Gin's writer, renders afresh.
 func TestHTTPCacheGinRenderers(t *testing.T) {
 	srv := redistest.New(t)
-	c, err := httpcache.New(srv.Client(), httpcache.Options{Settings: core.Settings{Prefix: srv.Prefix}})
+	// A deadline far from the default's 100 ms: the refresh's store must
+	// be in before the next request, on a busy CI machine too.
+	c, err := httpcache.New(srv.Client(), httpcache.Options{Settings: core.Settings{Prefix: srv.Prefix, Timeout: 5 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
