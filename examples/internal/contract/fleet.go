@@ -2,6 +2,7 @@ package contract
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -44,6 +45,7 @@ func RunFleetOn(t *testing.T, builds map[string]NewHandler, newClient func(*redi
 
 	t.Run("orders: concurrent duplicates run once", func(t *testing.T) { testFleetDuplicates(t, clients) })
 	t.Run("orders: two users behind one address", func(t *testing.T) { testFleetTwoUsers(t, clients) })
+	t.Run("sessions: two users behind one address, at once", func(t *testing.T) { testFleetConcurrentUsers(t, clients) })
 	t.Run("items: one budget across ids and frameworks", func(t *testing.T) { testItemsAcross(t, clients) })
 	t.Run("unmatched paths: one budget across frameworks", func(t *testing.T) { testUnmatchedAcross(t, clients, srv) })
 	t.Run("greeting: each user their own", func(t *testing.T) { testGreetingAcross(t, clients) })
@@ -222,6 +224,74 @@ func testFleetTwoUsers(t *testing.T, clients []*client) {
 		}
 		if r := post(bob, c); !bytes.Equal(r.Body, b.Body) || r.Header.Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("bob's retry on instance %d: %d %s, want his own %s", i, r.StatusCode, r.Body, b.Body)
+		}
+	}
+}
+
+// testFleetConcurrentUsers: two users logged in behind one address send
+// GET /me at once, 30 each, spread over every instance, so that each
+// instance's rate limiter and session manager have many calls out at once
+// (which they send together, in shared pipelines): every answer names the
+// user whose cookie it carried, and each user's visit counts are exactly
+// the next 30, each once.
+func testFleetConcurrentUsers(t *testing.T, clients []*client) {
+	users := []*browser{{c: clients[0]}, {c: clients[len(clients)-1]}}
+	names := []string{"fay", "gus"}
+	first := make([]int, len(users))
+	for i, b := range users {
+		b.login(t, names[i])
+		user, visits := b.me(t)
+		if user != names[i] {
+			t.Fatalf("GET /me for %s: %q", names[i], user)
+		}
+		first[i] = visits
+	}
+	const each = 30
+	type answer struct {
+		user   string
+		visits int
+	}
+	answers := make([][]answer, len(users))
+	var wg sync.WaitGroup
+	for u, b := range users {
+		answers[u] = make([]answer, each)
+		h := http.Header{}
+		h.Set("Cookie", "session="+b.cookie)
+		for i := range each {
+			c := clients[(u+i)%len(clients)]
+			wg.Go(func() {
+				r := c.do(t, http.MethodGet, "/me", h, "")
+				var v struct {
+					User   string `json:"user"`
+					Visits int    `json:"visits"`
+				}
+				if r.StatusCode != http.StatusOK || json.Unmarshal(r.Body, &v) != nil {
+					t.Errorf("%s's GET /me: %d %s", names[u], r.StatusCode, r.Body)
+					return
+				}
+				answers[u][i] = answer{v.User, v.Visits}
+			})
+		}
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for u := range users {
+		seen := map[int]bool{}
+		for _, a := range answers[u] {
+			if a.user != names[u] {
+				t.Fatalf("%s's cookie was answered for %q", names[u], a.user)
+			}
+			seen[a.visits] = true
+		}
+		for v := first[u] + 1; v <= first[u]+each; v++ {
+			if !seen[v] {
+				t.Fatalf("%s's visit counts %v: %d missing; want each of %d..%d once", names[u], answers[u], v, first[u]+1, first[u]+each)
+			}
+		}
+		if user, visits := users[u].me(t); user != names[u] || visits != first[u]+each+1 {
+			t.Fatalf("%s afterwards: %q, %d visits; want %d", names[u], user, visits, first[u]+each+1)
 		}
 	}
 }
