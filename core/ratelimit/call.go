@@ -45,14 +45,13 @@ type caller struct {
 	// runs in a goroutine of its own, abandoned at the deadline.
 	inline    bool
 	deadlines *deadlines
-	// batches sends the calls of concurrent decisions together, through
-	// sender (not on an AutoPipeliner, which batches them itself).
-	batches batch.Batcher
-	sender  *batch.Client
+	// batches sends the calls of concurrent decisions together (not on
+	// an AutoPipeliner, which batches them itself).
+	batches *batch.Calls
 }
 
 func newCaller(client redis.UniversalClient, timeout time.Duration) (*caller, error) {
-	c := &caller{client: client, timeout: timeout, sender: &batch.Client{UniversalClient: client}}
+	c := &caller{client: client, timeout: timeout, batches: batch.NewCalls(client)}
 	if c.timeout == 0 {
 		c.timeout = rediscall.DefaultTimeout
 	}
@@ -181,7 +180,7 @@ func (c *caller) send(ctx context.Context, cmd redis.Cmder) error {
 	if c.async != nil {
 		return c.async.Submit(ctx, cmd).WaitContext(ctx)
 	}
-	return c.batches.Send(ctx, cmd, 0, c.sender)
+	return c.batches.Process(ctx, cmd)
 }
 
 // deadlines gives Redis calls their deadline without a timer each: a

@@ -168,7 +168,7 @@ type Manager struct {
 	// it is an AutoPipeliner (which batches by itself), else batches, which
 	// sends the calls of concurrent requests together.
 	calls   script.Processor
-	batches batch.Batcher
+	batches *batch.Calls
 }
 
 var _ core.Middleware = (*Manager)(nil)
@@ -197,12 +197,9 @@ func New(client redis.UniversalClient, opts Options) (*Manager, error) {
 		tel:        newInstruments(set.MeterProvider, set.TracerProvider),
 		secretSrc:  &secretSource{},
 	}
-	m.calls = client
+	m.batches, m.calls = batch.NewCalls(client), client
 	if _, ok := client.(*redis.AutoPipeliner); !ok {
-		sender := &batch.Client{UniversalClient: client}
-		m.calls = script.ProcessorFunc(func(ctx context.Context, cmd redis.Cmder) error {
-			return m.batches.Send(ctx, cmd, 0, sender)
-		})
+		m.calls = m.batches
 	}
 	if len(set.Secret) > 0 {
 		m.secretSrc.fixed = append([]byte(nil), set.Secret...)

@@ -3,8 +3,9 @@
 // then go out in pipelines of up to MaxBatch calls. Below Slots concurrent calls nothing waits;
 // above it a round trip carries many calls, and the app (one write and one
 // read for many) and Redis (one read of the socket, one reply write) spend
-// far less per call. The response cache's lookups and the rate limiter's
-// decisions go through one each.
+// far less per call. The response cache's lookups go through a Batcher
+// of its own; the rate limiter's decisions and the session manager's
+// scripts through Calls, a Batcher over a client.
 //
 // Nothing is re-sent here: a call that must run at most once is a
 // script.Cmd (NoRetry), which go-redis's pipeline retry loops honour as
@@ -169,19 +170,41 @@ func (b *Batcher) Waiting() int {
 	return n
 }
 
-// Client is the Sender of cores whose calls carry their deadline in their
-// context: it sends through a go-redis client, a call alone with Process
-// and a batch with one pipeline, and returns once the replies are in or
-// the context's deadline passed; each call then holds its own error.
-type Client struct{ redis.UniversalClient }
+// Calls sends the one-command calls of a core whose calls carry their
+// deadline in their context (the rate limiter's, the session manager's)
+// through a Batcher of its own, over one go-redis client: a call alone
+// with Process, a batch in one pipeline. Create it with NewCalls.
+type Calls struct {
+	batcher Batcher
+	client  clientSender
+}
+
+// NewCalls returns Calls that send through client.
+func NewCalls(client redis.UniversalClient) *Calls {
+	return &Calls{client: clientSender{client}}
+}
+
+// Process sends cmd, on its own or in a batch (see Batcher.Send), and
+// returns once its reply is in or ctx's deadline passed.
+func (c *Calls) Process(ctx context.Context, cmd redis.Cmder) error {
+	return c.batcher.Send(ctx, cmd, 0, &c.client)
+}
+
+// Waiting returns how many calls wait in batches for a slot, for tests
+// that need batches to form.
+func (c *Calls) Waiting() int { return c.batcher.Waiting() }
+
+// clientSender is the Sender of Calls: it returns once the replies are in
+// or the context's deadline passed; each call then holds its own error.
+type clientSender struct{ redis.UniversalClient }
 
 // Send sends one call.
-func (c *Client) Send(ctx context.Context, cmd redis.Cmder) error {
+func (c *clientSender) Send(ctx context.Context, cmd redis.Cmder) error {
 	return c.Process(ctx, cmd)
 }
 
 // Pipeline sends a batch in one pipeline.
-func (c *Client) Pipeline(ctx context.Context, cmds []redis.Cmder) error {
+func (c *clientSender) Pipeline(ctx context.Context, cmds []redis.Cmder) error {
 	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error { return p.BatchProcess(ctx, cmds...) })
 	return nil
 }
